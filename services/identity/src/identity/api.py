@@ -1,0 +1,86 @@
+"""identity's HTTP API: thin routers, rules in service.py."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from manager_shared.auth import Principal
+from manager_shared.errors import NotFound
+from manager_shared.net import client_ip
+from manager_shared.runtime import runtime_of
+
+from . import repository as repo
+from .db import get_session
+from .errors import InvalidRefreshToken
+from .location import Location, locate
+from .schemas import AccountCreate, AccountCreated, AccountRead, Refresh, SignIn, TokenPair
+from .service import IdentityService, RefreshTokenReused
+
+router = APIRouter(prefix="/v1", tags=["identity"])
+wellknown = APIRouter(tags=["keys"])
+
+
+def service_of(request: Request) -> IdentityService:
+    return request.app.state.identity
+
+
+def where(request: Request) -> Location:
+    """Client address (X-Forwarded-For only from trusted proxies) and device."""
+    ip = client_ip(request.client.host if request.client else None, request.headers.get("x-forwarded-for"),
+                   request.app.state.trusted_proxies)
+    return locate(ip, request.headers.get("user-agent"))
+
+
+async def principal(request: Request) -> Principal:
+    return await runtime_of(request).current_principal(request)
+
+
+@router.post("/accounts", status_code=status.HTTP_202_ACCEPTED, response_model=AccountCreated)
+async def register(data: AccountCreate, request: Request, session: AsyncSession = Depends(get_session)):
+    """Create an account (IDN-01). The answer is the same whether or not the
+    address is already in use, so sign-up cannot be used to find accounts."""
+    await service_of(request).register(session, data, where(request))
+    return AccountCreated()
+
+
+@router.post("/sessions", response_model=TokenPair)
+async def sign_in(data: SignIn, request: Request, session: AsyncSession = Depends(get_session)):
+    """Sign in with e-mail and password (IDN-03). Returns a short-lived access
+    token (ES256 JWT, keys at /.well-known/jwks.json) and a rotating refresh token."""
+    return await service_of(request).sign_in(session, data.email, data.password, where(request), data.persistent)
+
+
+@router.post("/sessions/refresh", response_model=TokenPair)
+async def refresh(data: Refresh, request: Request):
+    """Exchange a refresh token for new tokens; each refresh token works once."""
+    svc, db = service_of(request), runtime_of(request).db
+    try:
+        async with db.transaction() as session:
+            return await svc.refresh(session, data.refresh_token)
+    except RefreshTokenReused as reused:
+        async with db.transaction() as session:
+            await svc.sign_out(session, reused.session_id)
+        raise InvalidRefreshToken() from None
+
+
+@router.delete("/sessions/current", status_code=status.HTTP_204_NO_CONTENT)
+async def sign_out(request: Request, who: Principal = Depends(principal),
+                   session: AsyncSession = Depends(get_session)):
+    """Sign out: the current session and its refresh tokens stop working."""
+    import uuid
+    await service_of(request).sign_out(session, uuid.UUID(who.session_id))
+
+
+@router.get("/me", response_model=AccountRead)
+async def me(request: Request, who: Principal = Depends(principal), session: AsyncSession = Depends(get_session)):
+    """The signed-in account's profile; the current login e-mail is always shown."""
+    account = await repo.account_by_id(session, who.account_id)
+    if account is None:
+        raise NotFound()
+    return AccountRead.model_validate(account, from_attributes=True)
+
+
+@wellknown.get("/.well-known/jwks.json")
+async def jwks(request: Request) -> dict:
+    """Public keys that verify access tokens (every service caches them)."""
+    return service_of(request).tokens.jwks()

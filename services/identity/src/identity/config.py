@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from manager_shared.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    """identity settings (env prefix IDENTITY_)."""
+
+    model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./data/identity.db"
+    # Comma-separated CIDRs of reverse proxies whose X-Forwarded-For we believe.
+    # Empty by default: the direct peer is the client.
+    trusted_proxies: str = ""
+    # PEM file of the EC P-256 signing key; if unset, a key is generated once
+    # and kept in the database (fine for one deployment, rotate by file in prod).
+    jwt_private_key_file: str | None = None
+    access_token_ttl_seconds: int = 600
+    refresh_token_ttl_days: int = 30
+    browser_session_ttl_hours: int = 12
+    # Argon2id parameters (OWASP: m=19 MiB, t=2, p=1 at least).
+    argon2_memory_kib: int = 19456
+    argon2_time_cost: int = 2
+    argon2_parallelism: int = 1

@@ -1,0 +1,42 @@
+"""Composition root of identity: settings, runtime, service, app."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from manager_shared.clock import Clock, SystemClock
+from manager_shared.net import parse_networks
+from manager_shared.runtime import ServiceRuntime
+
+from . import __version__, api, consumers
+from .config import Settings
+from .keys import load_signing_key
+from .models import inbox_table, outbox_table
+from .passwords import Passwords
+from .service import IdentityService
+from .tokens import TokenIssuer
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None):
+    settings = settings or Settings()
+    runtime = ServiceRuntime("identity", settings, outbox_table=outbox_table, inbox_table=inbox_table,
+                             migrations=MIGRATIONS)
+    service = IdentityService(settings=settings, outbox=runtime.outbox, clock=clock or SystemClock(),
+                              passwords=Passwords(settings.argon2_memory_kib, settings.argon2_time_cost,
+                                                  settings.argon2_parallelism))
+    consumers.register(runtime, service)
+
+    async def load_keys() -> None:
+        pem = await load_signing_key(runtime.db, settings)
+        service.tokens = TokenIssuer(pem, issuer=settings.token_issuer, audience=settings.token_audience,
+                                     ttl_seconds=settings.access_token_ttl_seconds)
+        # identity verifies its own tokens without an HTTP round trip to itself
+        runtime.verifier.jwks.preload(service.tokens.jwks())
+
+    runtime.on_startup(load_keys)
+    app = runtime.create_app(version=__version__, routers=[api.router, api.wellknown],
+                             description="Accounts, sign-in, two-factor authentication and security alerts.")
+    app.state.identity = service
+    app.state.trusted_proxies = parse_networks(settings.trusted_proxies.split(","))
+    return app

@@ -1,0 +1,95 @@
+"""identity's tables (SQLModel, own registry so services never share metadata)."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+from manager_shared.db import event_tables
+
+
+class Base(SQLModel, registry=registry()):
+    pass
+
+
+def _tz() -> sa.DateTime:
+    return sa.DateTime(timezone=True)
+
+
+class Account(Base, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    email: str = Field(max_length=254)
+    # Lower-cased copy with the unique index: uniqueness is case-insensitive.
+    email_normalized: str = Field(max_length=254, sa_column_kwargs={"unique": True}, index=False)
+    password_hash: str = Field(max_length=255)
+    first_name: str = Field(max_length=100)
+    last_name: str = Field(max_length=100)
+    language: str = Field(max_length=2)
+    time_zone: str = Field(max_length=64)
+    recovery_email: str | None = Field(default=None, max_length=254)
+    recovery_phone: str | None = Field(default=None, max_length=20)
+    status: str = Field(default="active", max_length=16)
+    version: int = 1
+    created_at: datetime = Field(sa_type=_tz())
+    updated_at: datetime = Field(sa_type=_tz())
+
+
+class KnownLocation(Base, table=True):
+    """A (country, device) pair this account has signed in from (IDN-07)."""
+
+    __tablename__ = "known_location"
+    __table_args__ = (sa.UniqueConstraint("account_id", "country", "device", name="uq_known_location"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: uuid.UUID = Field(foreign_key="account.id", index=True)
+    country: str = Field(max_length=2)  # "??" when the address has no country (private ranges)
+    device: str = Field(max_length=120)
+    first_seen_at: datetime = Field(sa_type=_tz())
+    last_seen_at: datetime = Field(sa_type=_tz())
+
+
+class SignInSession(Base, table=True):
+    """A signed-in session; access tokens carry its id as `sid`."""
+
+    __tablename__ = "signin_session"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    account_id: uuid.UUID = Field(foreign_key="account.id", index=True)
+    auth_time: datetime = Field(sa_type=_tz())
+    amr: str = Field(default="pwd", max_length=64)
+    persistent: bool = True
+    ip: str = Field(max_length=45)
+    country: str | None = Field(default=None, max_length=2)
+    device: str = Field(max_length=120)
+    created_at: datetime = Field(sa_type=_tz())
+    expires_at: datetime = Field(sa_type=_tz())
+    revoked_at: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
+
+
+class RefreshToken(Base, table=True):
+    """Rotating refresh tokens, stored as SHA-256 only. Presenting one that
+    was already used revokes the whole session (token theft)."""
+
+    __tablename__ = "refresh_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: uuid.UUID = Field(foreign_key="signin_session.id", index=True)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    created_at: datetime = Field(sa_type=_tz())
+    expires_at: datetime = Field(sa_type=_tz())
+    used_at: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
+
+
+class SigningKey(Base, table=True):
+    __tablename__ = "signing_key"
+
+    kid: str = Field(primary_key=True, max_length=64)
+    private_pem: str
+    created_at: datetime = Field(sa_type=_tz())
+    active: bool = True
+
+
+outbox_table, inbox_table = event_tables(Base.metadata)

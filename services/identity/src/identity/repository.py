@@ -1,0 +1,44 @@
+"""identity's queries."""
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from .models import Account, KnownLocation, RefreshToken, SignInSession, SigningKey
+
+
+async def account_by_email(session: AsyncSession, email_normalized: str) -> Account | None:
+    return (await session.execute(select(Account).where(Account.email_normalized == email_normalized))).scalar_one_or_none()
+
+
+async def account_by_id(session: AsyncSession, account_id: uuid.UUID) -> Account | None:
+    return await session.get(Account, account_id)
+
+
+async def known_location(session: AsyncSession, account_id: uuid.UUID, country: str, device: str) -> KnownLocation | None:
+    return (await session.execute(select(KnownLocation).where(
+        KnownLocation.account_id == account_id, KnownLocation.country == country,
+        KnownLocation.device == device))).scalar_one_or_none()
+
+
+async def has_known_locations(session: AsyncSession, account_id: uuid.UUID) -> bool:
+    row = await session.execute(select(KnownLocation.id).where(KnownLocation.account_id == account_id).limit(1))
+    return row.first() is not None
+
+
+async def refresh_token_for_update(session: AsyncSession, token_hash: str) -> RefreshToken | None:
+    return (await session.execute(select(RefreshToken).where(RefreshToken.token_hash == token_hash)
+                                  .with_for_update())).scalar_one_or_none()
+
+
+async def revoke_session(session: AsyncSession, session_id: uuid.UUID, now) -> None:
+    await session.execute(sa.update(SignInSession).where(SignInSession.id == session_id,
+                                                         SignInSession.revoked_at.is_(None)).values(revoked_at=now))
+
+
+async def active_signing_key(session: AsyncSession) -> SigningKey | None:
+    return (await session.execute(select(SigningKey).where(SigningKey.active.is_(True))
+                                  .order_by(SigningKey.created_at.desc()).limit(1))).scalar_one_or_none()

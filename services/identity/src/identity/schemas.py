@@ -1,0 +1,71 @@
+"""identity's request and response models."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+from zoneinfo import available_timezones
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+Language = Literal["fr", "en", "de", "it", "es"]
+_ZONES = frozenset(available_timezones())
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class AccountCreate(_Strict):
+    email: EmailStr
+    # NIST 800-63B: length, not composition; long passphrases allowed.
+    password: str = Field(min_length=8, max_length=256)
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    language: Language = "en"
+    time_zone: str = "Europe/Zurich"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        if v not in _ZONES:
+            raise ValueError("unknown IANA time zone")
+        return v
+
+
+class AccountCreated(BaseModel):
+    status: Literal["accepted"] = "accepted"
+    message: str = "If this address can be used, the account is ready: sign in with it."
+
+
+class AccountRead(BaseModel):
+    id: uuid.UUID
+    email: str
+    first_name: str
+    last_name: str
+    language: Language
+    time_zone: str
+    recovery_email: str | None
+    recovery_phone: str | None
+    created_at: datetime
+
+
+class SignIn(_Strict):
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=256)
+    # False = "sign in at every browser start": the session ends with the
+    # browser, the refresh token is short-lived and not meant to be stored.
+    persistent: bool = True
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int
+    refresh_token: str
+    refresh_expires_at: datetime
+    session_id: uuid.UUID
+
+
+class Refresh(_Strict):
+    refresh_token: str = Field(min_length=16, max_length=128)

@@ -1,0 +1,151 @@
+"""identity's business rules. Records events in the outbox; never commits
+(the caller's unit of work does)."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from manager_shared.clock import Clock
+from manager_shared.events import AccountRegistered, LoginFromNewLocation
+from manager_shared.metrics import BUSINESS_EVENTS
+from manager_shared.outbox import Outbox
+
+from . import repository as repo
+from .config import Settings
+from .errors import AccountBlocked, InvalidCredentials, InvalidRefreshToken
+from .location import Location
+from .models import Account, KnownLocation, RefreshToken, SignInSession
+from .passwords import Passwords
+from .schemas import AccountCreate, TokenPair
+from .tokens import TokenIssuer, hash_token, new_refresh_token
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+@dataclass
+class IdentityService:
+    settings: Settings
+    passwords: Passwords
+    outbox: Outbox
+    clock: Clock
+    tokens: TokenIssuer | None = None  # set at start-up, once the signing key is loaded
+
+    async def register(self, session: AsyncSession, data: AccountCreate, where: Location) -> Account | None:
+        """Create the account (IDN-01). An address already in use gets the
+        same answer as a new one (no enumeration); returns None then."""
+        normalized = normalize_email(data.email)
+        if await repo.account_by_email(session, normalized):
+            BUSINESS_EVENTS.labels("identity", "register", "existing_email").inc()
+            return None
+        now = self.clock.now()
+        account = Account(email=data.email.strip(), email_normalized=normalized,
+                          password_hash=await self.passwords.hash(data.password),
+                          first_name=data.first_name, last_name=data.last_name, language=data.language,
+                          time_zone=data.time_zone, created_at=now, updated_at=now)
+        try:
+            async with session.begin_nested():  # a concurrent sign-up of the same address loses here
+                session.add(account)
+                # The place of sign-up is the account's first known location.
+                session.add(KnownLocation(account_id=account.id, country=where.place_key, device=where.device,
+                                          first_seen_at=now, last_seen_at=now))
+        except IntegrityError:
+            BUSINESS_EVENTS.labels("identity", "register", "existing_email").inc()
+            return None
+        await self.outbox.record(session, AccountRegistered(
+            account_id=account.id, account_version=account.version, email=account.email,
+            first_name=account.first_name, last_name=account.last_name, language=account.language,
+            time_zone=account.time_zone, occurred_at=now))
+        BUSINESS_EVENTS.labels("identity", "register", "created").inc()
+        return account
+
+    async def sign_in(self, session: AsyncSession, email: str, password: str, where: Location,
+                      persistent: bool) -> TokenPair:
+        """Password sign-in (IDN-03) with new-location detection (IDN-07)."""
+        account = await repo.account_by_email(session, normalize_email(email))
+        ok = await self.passwords.verify(account.password_hash if account else None, password)
+        if not account or not ok:
+            BUSINESS_EVENTS.labels("identity", "sign_in", "failed").inc()
+            raise InvalidCredentials()
+        if account.status == "blocked":
+            raise AccountBlocked()
+        if self.passwords.needs_rehash(account.password_hash):
+            account.password_hash = await self.passwords.hash(password)
+        now = self.clock.now()
+        await self._note_location(session, account, where, now)
+        pair = await self._open_session(session, account, where, persistent, now)
+        BUSINESS_EVENTS.labels("identity", "sign_in", "succeeded").inc()
+        return pair
+
+    async def _note_location(self, session: AsyncSession, account: Account, where: Location, now: datetime) -> None:
+        known = await repo.known_location(session, account.id, where.place_key, where.device)
+        if known:
+            known.last_seen_at = now
+            return
+        if await repo.has_known_locations(session, account.id):
+            await self.outbox.record(session, LoginFromNewLocation(
+                account_id=account.id, account_version=account.version, ip=where.ip, country=where.country,
+                device=where.device, login_at=now, occurred_at=now))
+        session.add(KnownLocation(account_id=account.id, country=where.place_key, device=where.device,
+                                  first_seen_at=now, last_seen_at=now))
+
+    async def _open_session(self, session: AsyncSession, account: Account, where: Location, persistent: bool,
+                            now: datetime) -> TokenPair:
+        ttl = (timedelta(days=self.settings.refresh_token_ttl_days) if persistent
+               else timedelta(hours=self.settings.browser_session_ttl_hours))
+        signin = SignInSession(account_id=account.id, auth_time=now, persistent=persistent, ip=where.ip,
+                               country=where.country, device=where.device, created_at=now, expires_at=now + ttl)
+        session.add(signin)
+        return await self._issue(session, account.id, signin, now)
+
+    async def _issue(self, session: AsyncSession, account_id: uuid.UUID, signin: SignInSession,
+                     now: datetime) -> TokenPair:
+        assert self.tokens is not None, "signing key not loaded"
+        token, digest = new_refresh_token()
+        session.add(RefreshToken(session_id=signin.id, token_hash=digest, created_at=now,
+                                 expires_at=signin.expires_at))
+        access = self.tokens.access_token(account_id=str(account_id), session_id=str(signin.id),
+                                          auth_time=signin.auth_time, amr=signin.amr.split(), now=now)
+        return TokenPair(access_token=access, expires_in=self.tokens.ttl, refresh_token=token,
+                         refresh_expires_at=signin.expires_at, session_id=signin.id)
+
+    async def refresh(self, session: AsyncSession, refresh_token: str) -> TokenPair:
+        """Rotate: the presented token is spent and a new one issued. A spent
+        token presented again means it leaked: the whole session is revoked."""
+        now = self.clock.now()
+        stored = await repo.refresh_token_for_update(session, hash_token(refresh_token))
+        if stored is None:
+            raise InvalidRefreshToken()
+        signin = await session.get(SignInSession, stored.session_id)
+        if stored.used_at is not None:
+            BUSINESS_EVENTS.labels("identity", "refresh", "reuse_detected").inc()
+            raise RefreshTokenReused(stored.session_id)
+        if signin is None or signin.revoked_at is not None or _aware(stored.expires_at) <= now:
+            raise InvalidRefreshToken()
+        account = await repo.account_by_id(session, signin.account_id)
+        if account is None or account.status == "blocked":
+            raise InvalidRefreshToken()
+        stored.used_at = now
+        return await self._issue(session, account.id, signin, now)
+
+    async def sign_out(self, session: AsyncSession, session_id: uuid.UUID) -> None:
+        await repo.revoke_session(session, session_id, self.clock.now())
+
+
+class RefreshTokenReused(Exception):
+    """Raised (and turned into InvalidRefreshToken by the caller, after it
+    revoked the session in a transaction of its own)."""
+
+    def __init__(self, session_id: uuid.UUID) -> None:
+        super().__init__("refresh token reused")
+        self.session_id = session_id
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

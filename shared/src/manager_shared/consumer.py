@@ -1,0 +1,143 @@
+"""Idempotent event consumption with bounded retries and a dead-letter topic.
+
+Each handled event is recorded as (consumer, event_id) in the same transaction
+as its effect; a redelivered event finds the record and is skipped. The Kafka
+offset is committed only after that transaction (AckPolicy.NACK_ON_ERROR: ack
+after the handler returns, seek back if it raises), never on receipt.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .context import reset_correlation_id, set_correlation_id
+from .db import Database
+from .events import Event, UnknownEventType, parse_event
+from .metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, EVENTS_RETRIED
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, Event], Awaitable[None]]
+
+
+def dlq_topic(topic: str) -> str:
+    return f"{topic}.dlq"
+
+
+class EventConsumer:
+    """One named consumer of one service: a map of event type → handler."""
+
+    def __init__(self, name: str, *, service: str, db: Database, inbox: sa.Table, broker: KafkaBroker,
+                 max_attempts: int = 5, backoff_base: float = 0.2, backoff_max: float = 5.0) -> None:
+        self.name, self.service, self.db, self.inbox, self.broker = name, service, db, inbox, broker
+        self.max_attempts, self.backoff_base, self.backoff_max = max_attempts, backoff_base, backoff_max
+        self.handlers: dict[str, Handler] = {}
+        # Test hook: called after the effect is committed and before the ack,
+        # to prove a crash there cannot apply the effect twice.
+        self.after_commit: Callable[[Event], Awaitable[None]] | None = None
+
+    def on(self, event_type: type[Event]) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            self.handlers[event_type.model_fields["type"].default] = fn
+            return fn
+        return register
+
+    def subscribe(self, *topics: str, group_id: str | None = None, session_timeout_ms: int = 10000,
+                  heartbeat_interval_ms: int = 3000) -> None:
+        """Attach to the broker; the group id defaults to `<service>.<consumer>`."""
+        async def on_message(msg: KafkaMessage) -> None:
+            await self.handle_raw(msg.raw_message.topic, msg.body, msg.raw_message)
+
+        self.broker.subscriber(
+            *topics, group_id=group_id or f"{self.service}.{self.name}", auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR, session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=heartbeat_interval_ms, title=f"{self.service}.{self.name}",
+            description=f"{self.service} consumer {self.name}: " + ", ".join(sorted(self.handlers)),
+        )(on_message)
+
+    async def handle_raw(self, topic: str, body: bytes, record=None) -> str:
+        """Handle one message body; returns the outcome (also counted in metrics)."""
+        try:
+            event = parse_event(body)
+        except UnknownEventType as exc:
+            return self._count(str(exc), "ignored")
+        except ValueError as exc:  # bad JSON or contract violation: retrying cannot help
+            await self._dead_letter(topic, body, exc, record, attempts=1)
+            return self._count("malformed", "dead_lettered")
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            return self._count(event.type, "ignored")
+        token = set_correlation_id(event.correlation_id)
+        try:
+            return await self._handle_with_retries(topic, body, record, event, handler)
+        finally:
+            reset_correlation_id(token)
+
+    async def _handle_with_retries(self, topic: str, body: bytes, record, event: Event, handler: Handler) -> str:
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                outcome = await self._apply_once(event, handler)
+                if self.after_commit is not None:
+                    await self.after_commit(event)
+                return self._count(event.type, outcome)
+            except Exception as exc:
+                if attempt == self.max_attempts:
+                    await self._dead_letter(topic, body, exc, record, attempts=attempt)
+                    return self._count(event.type, "dead_lettered")
+                EVENTS_RETRIED.labels(self.service, self.name).inc()
+                delay = min(self.backoff_base * 2 ** (attempt - 1), self.backoff_max)
+                log.warning("%s/%s: %s failed (%s), retry %d in %.2fs", self.service, self.name,
+                            event.type, type(exc).__name__, attempt, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _apply_once(self, event: Event, handler: Handler) -> str:
+        try:
+            async with self.db.transaction() as session:
+                # The inbox row goes first: a concurrent duplicate blocks on the
+                # primary key and then fails, instead of applying the effect too.
+                await session.execute(self.inbox.insert().values(
+                    consumer=self.name, event_id=event.event_id, processed_at=datetime.now(timezone.utc)))
+                await handler(session, event)
+        except IntegrityError:
+            if await self._seen(event):
+                return "duplicate"
+            raise
+        return "processed"
+
+    async def _seen(self, event: Event) -> bool:
+        async with self.db.transaction() as session:
+            row = await session.execute(sa.select(self.inbox.c.event_id).where(
+                self.inbox.c.consumer == self.name, self.inbox.c.event_id == event.event_id))
+            return row.first() is not None
+
+    async def _dead_letter(self, topic: str, body: bytes, exc: BaseException, record, attempts: int) -> None:
+        headers = {
+            "x-error-type": type(exc).__name__,
+            "x-error": str(exc)[:1000],
+            "x-error-trace": "".join(traceback.format_exception_only(exc))[:2000],
+            "x-original-topic": topic,
+            "x-consumer": f"{self.service}.{self.name}",
+            "x-attempts": str(attempts),
+        }
+        if record is not None:
+            headers["x-original-partition"] = str(record.partition)
+            headers["x-original-offset"] = str(record.offset)
+        key = getattr(record, "key", None)
+        await self.broker.publish(body, dlq_topic(topic), key=key, headers=headers)
+        EVENTS_DEAD_LETTERED.labels(self.service, topic).inc()
+        log.error("%s/%s: message from %s dead-lettered (%s)", self.service, self.name, topic, type(exc).__name__)
+
+    def _count(self, event_type: str, outcome: str) -> str:
+        EVENTS_CONSUMED.labels(self.service, self.name, event_type, outcome).inc()
+        return outcome

@@ -1,0 +1,148 @@
+"""Database plumbing shared by the services: engine, unit of work, the
+outbox/inbox tables and Alembic migrations run programmatically."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+def event_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
+    """Create the outbox and inbox tables in a service's own metadata.
+
+    outbox: events written in the same transaction as the state change, and
+    published by the relay after commit.
+    processed_event: (consumer, event_id) of every event a consumer applied,
+    written in the same transaction as the effect, so a redelivery is skipped.
+    """
+    outbox = sa.Table(
+        "outbox", metadata,
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.Uuid, nullable=False, unique=True),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("key", sa.String(200), nullable=False),
+        sa.Column("type", sa.String(100), nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Index("ix_outbox_unpublished", "published_at", "id"),
+    )
+    inbox = sa.Table(
+        "processed_event", metadata,
+        sa.Column("consumer", sa.String(100), primary_key=True),
+        sa.Column("event_id", sa.Uuid, primary_key=True),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    return outbox, inbox
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - driver callback
+    cur = dbapi_conn.cursor()
+    # WAL lets readers run beside the single writer; busy_timeout makes
+    # concurrent writers wait instead of failing with "database is locked".
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+class Database:
+    """One service's database: engine, sessions and commit hooks."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        kwargs: dict = {"echo": echo}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if self.is_sqlite:
+            sa_event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._after_commit: list[Callable[[], None]] = []
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    def on_commit(self, hook: Callable[[], None]) -> None:
+        """Run `hook` after every unit of work that commits (wakes the relay)."""
+        self._after_commit.append(hook)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work: commits if the block succeeds, rolls back otherwise."""
+        async with self.sessions() as session:
+            async with session.begin():
+                yield session
+        for hook in self._after_commit:
+            hook()
+
+    async def session_dependency(self) -> AsyncIterator[AsyncSession]:
+        """FastAPI dependency: one transaction per request, committed when the
+        endpoint returns without error (so events and state land together)."""
+        async with self.transaction() as session:
+            yield session
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def alembic_config(script_location: Path, url: str):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+async def migrate(db: Database, script_location: Path) -> None:
+    """Apply the service's Alembic migrations up to head on its own engine."""
+    from alembic import command
+
+    cfg = alembic_config(script_location, db.url)
+
+    def _upgrade(sync_conn) -> None:
+        cfg.attributes["connection"] = sync_conn
+        command.upgrade(cfg, "head")
+
+    async with db.engine.begin() as conn:
+        await conn.run_sync(_upgrade)
+
+
+def run_alembic_env(target_metadata: sa.MetaData) -> None:
+    """Body of every service's migrations/env.py.
+
+    Works in two modes: given a live connection (start-up, tests) or the URL
+    from the config (the `alembic` command line, run with a sync driver).
+    """
+    from alembic import context
+
+    config = context.config
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          render_as_batch=connection.dialect.name == "sqlite")
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    url = config.get_main_option("sqlalchemy.url") or ""
+    url = url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg2")
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        context.configure(connection=conn, target_metadata=target_metadata,
+                          render_as_batch=conn.dialect.name == "sqlite")
+        with context.begin_transaction():
+            context.run_migrations()
+        conn.commit()

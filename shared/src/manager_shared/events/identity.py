@@ -1,0 +1,48 @@
+"""Events published by identity on `identity.account.v1` (key: account id)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, Literal
+from uuid import UUID
+
+from .base import Event
+
+Language = Literal["fr", "en", "de", "it", "es"]
+
+
+class _AccountEvent(Event):
+    topic: ClassVar[str] = "identity.account.v1"
+    producer_name: ClassVar[str] = "identity"
+    key_field: ClassVar[str] = "account_id"
+
+    account_id: UUID
+    # Revision of the account aggregate after this change: projections keep
+    # the highest one seen, so a late or repeated event cannot roll them back.
+    account_version: int
+
+
+class AccountRegistered(_AccountEvent):
+    """Sent when a new account has been created (IDN-01, IDN-02).
+
+    organizations creates the personal organization from it; notifications
+    starts its projection of the account's contact data.
+    """
+
+    type: Literal["AccountRegistered"] = "AccountRegistered"
+    email: str
+    first_name: str
+    last_name: str
+    language: Language
+    time_zone: str
+
+
+class LoginFromNewLocation(_AccountEvent):
+    """Sent after a successful sign-in from a place or device never seen before
+    for this account (IDN-07); notifications sends the security e-mail."""
+
+    type: Literal["LoginFromNewLocation"] = "LoginFromNewLocation"
+    ip: str
+    country: str | None
+    city: str | None = None
+    device: str
+    login_at: datetime

@@ -1,0 +1,68 @@
+"""Prometheus metrics common to every service.
+
+Defined once per process with a `service` label, so several services can share
+a test process without clashing registrations. Dashboards and alert rules in
+deploy/ use exactly these names.
+"""
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .context import current_correlation_id, reset_correlation_id, set_correlation_id
+
+HTTP_REQUESTS = Counter(
+    "http_requests_total", "HTTP requests handled", ["service", "method", "route", "status"])
+HTTP_LATENCY = Histogram(
+    "http_request_duration_seconds", "HTTP request latency", ["service", "method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+EVENTS_PUBLISHED = Counter(
+    "events_published_total", "Events published by the outbox relay", ["service", "topic"])
+EVENTS_PUBLISH_FAILURES = Counter(
+    "events_publish_failures_total", "Relay batches that failed to publish", ["service"])
+EVENTS_CONSUMED = Counter(
+    "events_consumed_total", "Events handled by consumers",
+    ["service", "consumer", "type", "outcome"])  # outcome: processed|duplicate|ignored|dead_lettered
+EVENTS_RETRIED = Counter(
+    "events_retried_total", "Consumer attempts that failed and were retried", ["service", "consumer"])
+EVENTS_DEAD_LETTERED = Counter(
+    "events_dead_lettered_total", "Messages sent to a dead-letter topic", ["service", "topic"])
+OUTBOX_BACKLOG = Gauge("outbox_backlog", "Unpublished outbox events", ["service"])
+OUTBOX_OLDEST_AGE = Gauge(
+    "outbox_oldest_age_seconds", "Age of the oldest unpublished outbox event", ["service"])
+BUSINESS_EVENTS = Counter(
+    "business_operations_total", "Business operations by kind and outcome",
+    ["service", "operation", "outcome"])
+
+
+class MetricsMiddleware(BaseHTTPMiddleware):
+    """Counts requests and latency by route template (never the raw path, so
+    ids in URLs do not explode the label set)."""
+
+    def __init__(self, app, service: str) -> None:
+        super().__init__(app)
+        self.service = service
+
+    async def dispatch(self, request: Request, call_next) -> Response:
+        start = time.perf_counter()
+        status = 500
+        token = set_correlation_id(request.headers.get("x-correlation-id"))
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers["X-Correlation-ID"] = current_correlation_id() or ""
+            return response
+        finally:
+            reset_correlation_id(token)
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            HTTP_REQUESTS.labels(self.service, request.method, path, str(status)).inc()
+            HTTP_LATENCY.labels(self.service, request.method, path).observe(time.perf_counter() - start)
+
+
+def metrics_response() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

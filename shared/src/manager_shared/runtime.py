@@ -1,0 +1,147 @@
+"""The composition of one service process: FastAPI app + FastStream broker
+sharing one lifespan, with the database, outbox relay and consumers."""
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+from faststream.kafka import KafkaBroker
+
+from .auth import JwksCache, TokenVerifier, principal_dependency
+from .consumer import EventConsumer
+from .db import Database, migrate
+from .errors import install_error_handlers
+from .metrics import MetricsMiddleware, metrics_response
+from .outbox import Outbox, OutboxRelay
+from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+class ServiceRuntime:
+    """Everything a service needs at run time, built once in its main.py."""
+
+    def __init__(self, name: str, settings: ServiceSettings, *, outbox_table: sa.Table, inbox_table: sa.Table,
+                 migrations: Path) -> None:
+        self.name, self.settings, self.migrations = name, settings, migrations
+        self.db = Database(settings.database_url)
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap, acks="all", enable_idempotence=settings.kafka_idempotence,
+            client_id=f"manager-{name}", log_level=logging.DEBUG,
+            description=f"Events produced and consumed by the {name} service.")
+        self.outbox = Outbox(outbox_table)
+        self.relay = OutboxRelay(self.db, outbox_table, self._publish, service=name,
+                                 batch_size=settings.relay_batch_size)
+        self.inbox_table = inbox_table
+        self.consumers: list[tuple[EventConsumer, tuple[str, ...]]] = []
+        self.verifier = TokenVerifier(JwksCache(settings.jwks_url), issuer=settings.token_issuer,
+                                      audience=settings.token_audience)
+        self.current_principal = principal_dependency(lambda request: self.verifier)
+        self._startup: list[Callable[[], Awaitable[None]]] = []
+
+    def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run `hook` at start-up, after migrations and before serving."""
+        self._startup.append(hook)
+
+    async def _publish(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]):
+        return await self.broker.publish(value, topic, key=key, headers=headers, no_confirm=True)
+
+    def consumer(self, name: str, *topics: str) -> EventConsumer:
+        """Declare a consumer of `topics`; it subscribes when the app starts."""
+        s = self.settings
+        c = EventConsumer(name, service=self.name, db=self.db, inbox=self.inbox_table, broker=self.broker,
+                          max_attempts=s.consumer_max_attempts, backoff_base=s.consumer_backoff_base)
+        self.consumers.append((c, topics))
+        return c
+
+    def _subscribe_all(self) -> None:
+        s = self.settings
+        for consumer, topics in self.consumers:
+            consumer.subscribe(*topics, session_timeout_ms=s.kafka_session_timeout_ms,
+                               heartbeat_interval_ms=s.kafka_heartbeat_interval_ms)
+
+    @asynccontextmanager
+    async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        if self.settings.migrate_on_start:
+            await migrate(self.db, self.migrations)
+        for hook in self._startup:
+            await hook()
+        self._subscribe_all()
+        await self.broker.start()
+        self.relay.start()
+        log.info("%s started", self.name)
+        try:
+            yield
+        finally:
+            await self.relay.stop()
+            await self.broker.stop()
+            await self.db.dispose()
+
+    async def readiness(self) -> dict[str, str]:
+        checks = {}
+        try:
+            await self.db.ping()
+            checks["database"] = "ok"
+        except Exception as exc:  # readiness reports, it does not raise
+            checks["database"] = f"error: {type(exc).__name__}"
+        try:
+            checks["broker"] = "ok" if await self.broker.ping(timeout=2.0) else "error: unreachable"
+        except Exception as exc:
+            checks["broker"] = f"error: {type(exc).__name__}"
+        return checks
+
+    def create_app(self, *, version: str, description: str, routers: Iterable[APIRouter] = ()) -> FastAPI:
+        app = FastAPI(title=f"Manager {self.name}", version=version, description=description,
+                      lifespan=self.lifespan)
+        app.state.runtime = self
+        app.add_middleware(MetricsMiddleware, service=self.name)
+        install_error_handlers(app)
+        app.include_router(self._ops_router(version))
+        for router in routers:
+            app.include_router(router)
+        return app
+
+    def _ops_router(self, version: str) -> APIRouter:
+        router = APIRouter(tags=["operations"])
+
+        @router.get("/healthz")
+        async def healthz() -> dict:
+            """Liveness: the process answers."""
+            return {"status": "ok", "service": self.name, "version": version}
+
+        @router.get("/readyz")
+        async def readyz() -> JSONResponse:
+            """Readiness: the database and the broker are reachable."""
+            checks = await self.readiness()
+            ok = all(v == "ok" for v in checks.values())
+            return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
+                                status_code=200 if ok else 503)
+
+        @router.get("/metrics", include_in_schema=False)
+        async def metrics():
+            return metrics_response()
+
+        @router.get("/asyncapi.json", include_in_schema=False)
+        async def asyncapi() -> JSONResponse:
+            """AsyncAPI description of the events this service consumes (X-02)."""
+            from faststream.specification import AsyncAPI
+            return JSONResponse(AsyncAPI(self.broker, title=f"Manager {self.name}").to_specification().to_jsonable())
+
+        return router
+
+
+def runtime_of(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """FastAPI dependency: one transaction per request, committed if the
+    endpoint succeeds, rolled back (with its events) if it fails."""
+    async for session in runtime_of(request).db.session_dependency():
+        yield session

@@ -1,0 +1,26 @@
+"""Settings every service has; each service subclasses with its own env prefix."""
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Common settings. Defaults are the safe production ones; the local
+    platform and the tests override what the embedded broker cannot do."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./data/service.db"
+    migrate_on_start: bool = True
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    # Idempotent producer: on for Apache Kafka; the local Tansu broker rejects it.
+    kafka_idempotence: bool = True
+    kafka_session_timeout_ms: int = 10000
+    kafka_heartbeat_interval_ms: int = 3000
+    jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
+    token_issuer: str = "manager-identity"
+    token_audience: str = "manager"
+    consumer_max_attempts: int = 5
+    consumer_backoff_base: float = 0.2
+    relay_batch_size: int = 500
+    log_level: str = "INFO"

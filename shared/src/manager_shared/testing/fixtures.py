@@ -1,0 +1,64 @@
+"""pytest plugin with the real components (enabled from the root conftest).
+
+- `kafka`: a Tansu broker for the whole test session (bootstrap string on `.bootstrap`);
+- `postgres`: a PostgreSQL server; `postgres.create_database(prefix)` gives a fresh DB URL;
+- `mail_catcher`: a real SMTP server collecting mail (cleared for each test);
+- `service_env`: settings overrides every service needs against the local broker.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from .kafka import TansuBroker
+from .postgres import PostgresServer
+from .smtp import MailCatcher
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory) -> TansuBroker:
+    broker = TansuBroker(log_path=Path(tmp_path_factory.mktemp("tansu")) / "tansu.log").start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> PostgresServer:
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def _mail_catcher_session() -> MailCatcher:
+    catcher = MailCatcher().start()
+    yield catcher
+    catcher.stop()
+
+
+@pytest.fixture
+def mail_catcher(_mail_catcher_session: MailCatcher) -> MailCatcher:
+    _mail_catcher_session.clear()
+    _mail_catcher_session.reject_domain = None
+    return _mail_catcher_session
+
+
+def local_broker_settings(bootstrap: str) -> dict:
+    """Overrides for the embedded broker: no idempotent producer, fast group joins."""
+    return {"kafka_bootstrap": bootstrap, "kafka_idempotence": False,
+            "kafka_session_timeout_ms": 1000, "kafka_heartbeat_interval_ms": 300}
+
+
+@pytest.fixture
+def service_env(kafka: TansuBroker) -> dict:
+    return local_broker_settings(kafka.bootstrap)
+
+
+def env_for(prefix: str, overrides: dict) -> dict[str, str]:
+    """Turn settings overrides into environment variables for a subprocess."""
+    env = dict(os.environ)
+    env.update({f"{prefix}{k.upper()}": str(v).lower() if isinstance(v, bool) else str(v)
+                for k, v in overrides.items()})
+    return env

@@ -45,6 +45,8 @@ class EventConsumer:
         # Test hook: called after the effect is committed and before the ack,
         # to prove a crash there cannot apply the effect twice.
         self.after_commit: Callable[[Event], Awaitable[None]] | None = None
+        # Observer of every outcome (type, outcome): tests and the probe use it.
+        self.on_outcome: Callable[[str, str], None] | None = None
 
     def on(self, event_type: type[Event]) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
@@ -140,4 +142,6 @@ class EventConsumer:
 
     def _count(self, event_type: str, outcome: str) -> str:
         EVENTS_CONSUMED.labels(self.service, self.name, event_type, outcome).inc()
+        if self.on_outcome is not None:
+            self.on_outcome(event_type, outcome)
         return outcome

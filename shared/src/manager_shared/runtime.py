@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 from faststream.kafka import KafkaBroker
 
-from .auth import JwksCache, TokenVerifier, principal_dependency
+from .auth import JwksCache, Principal, TokenVerifier, principal_dependency
 from .consumer import EventConsumer
 from .db import Database, migrate
 from .errors import install_error_handlers
@@ -145,3 +145,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     endpoint succeeds, rolled back (with its events) if it fails."""
     async for session in runtime_of(request).db.session_dependency():
         yield session
+
+
+async def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: the verified caller (401 with a stable code otherwise)."""
+    return await runtime_of(request).current_principal(request)

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from manager_shared.auth import Principal
 from manager_shared.errors import NotFound
 from manager_shared.net import client_ip
-from manager_shared.runtime import runtime_of
+from manager_shared.runtime import current_principal, runtime_of
 
 from . import repository as repo
 from .db import get_session
@@ -29,10 +29,6 @@ def where(request: Request) -> Location:
     ip = client_ip(request.client.host if request.client else None, request.headers.get("x-forwarded-for"),
                    request.app.state.trusted_proxies)
     return locate(ip, request.headers.get("user-agent"))
-
-
-async def principal(request: Request) -> Principal:
-    return await runtime_of(request).current_principal(request)
 
 
 @router.post("/accounts", status_code=status.HTTP_202_ACCEPTED, response_model=AccountCreated)
@@ -64,7 +60,7 @@ async def refresh(data: Refresh, request: Request):
 
 
 @router.delete("/sessions/current", status_code=status.HTTP_204_NO_CONTENT)
-async def sign_out(request: Request, who: Principal = Depends(principal),
+async def sign_out(request: Request, who: Principal = Depends(current_principal),
                    session: AsyncSession = Depends(get_session)):
     """Sign out: the current session and its refresh tokens stop working."""
     import uuid
@@ -72,7 +68,7 @@ async def sign_out(request: Request, who: Principal = Depends(principal),
 
 
 @router.get("/me", response_model=AccountRead)
-async def me(request: Request, who: Principal = Depends(principal), session: AsyncSession = Depends(get_session)):
+async def me(request: Request, who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
     """The signed-in account's profile; the current login e-mail is always shown."""
     account = await repo.account_by_id(session, who.account_id)
     if account is None:

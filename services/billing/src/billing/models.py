@@ -1,0 +1,32 @@
+"""billing's tables (SQLModel, own registry)."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+from manager_shared.access import membership_table
+from manager_shared.db import event_tables
+
+
+class Base(SQLModel, registry=registry()):
+    pass
+
+
+class BillingAccount(Base, table=True):
+    """One per organization (BIL-01); currency from the organization's address."""
+
+    __tablename__ = "billing_account"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organization_id: uuid.UUID = Field(sa_column_kwargs={"unique": True})
+    organization_name: str = Field(max_length=200)
+    currency: str = Field(max_length=3)
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+outbox_table, inbox_table = event_tables(Base.metadata)
+member_table = membership_table(Base.metadata)

@@ -1,0 +1,11 @@
+import os
+
+from alembic import context
+
+from domains.models import Base
+from manager_shared.db import run_alembic_env
+
+if not context.config.get_main_option("sqlalchemy.url"):
+    from domains.config import Settings
+    context.config.set_main_option("sqlalchemy.url", os.environ.get("DOMAINS_DATABASE_URL", Settings().database_url))
+run_alembic_env(Base.metadata)

@@ -1,0 +1,149 @@
+"""Start the whole platform as separate processes: the Tansu broker, an SMTP
+catcher and the five services. Used by the local `./manager up` command and by
+the end-to-end tests.
+
+Services are started by module name (`python -m identity serve`), so this
+module imports none of them.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from .fixtures import env_for, local_broker_settings
+from .kafka import TansuBroker
+from .ports import free_port
+from .smtp import MailCatcher
+
+SERVICES = ("identity", "organizations", "billing", "domains", "notifications")
+DEFAULT_PORTS = {"identity": 8001, "organizations": 8002, "billing": 8003, "domains": 8004, "notifications": 8005}
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class Platform:
+    """The five services wired to one broker, one SMTP server and their own databases."""
+
+    bootstrap: str
+    smtp_port: int
+    database_urls: dict[str, str]
+    log_dir: Path
+    ports: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, dict] = field(default_factory=dict)  # per-service settings overrides
+    processes: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    def settings_for(self, name: str) -> dict:
+        identity_url = f"http://127.0.0.1:{self.ports['identity']}"
+        overrides = {**local_broker_settings(self.bootstrap), "database_url": self.database_urls[name],
+                     "jwks_url": f"{identity_url}/.well-known/jwks.json", "log_level": "INFO"}
+        if name == "notifications":
+            overrides.update(smtp_host="127.0.0.1", smtp_port=self.smtp_port)
+        overrides.update(self.extra.get(name, {}))
+        return overrides
+
+    def start(self, names=SERVICES, timeout: float = 60.0) -> "Platform":
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for name in SERVICES:
+            self.ports.setdefault(name, free_port())
+        for name in names:
+            self.start_service(name)
+        for name in names:
+            self.wait_ready(name, timeout)
+        return self
+
+    def start_service(self, name: str) -> ServiceProcess:
+        log_path = self.log_dir / f"{name}.log"
+        env = env_for(f"{name.upper()}_", self.settings_for(name))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", name, "serve", "--port", str(self.ports[name])],
+            env=env, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes[name] = ServiceProcess(name, self.ports[name], proc, log_path)
+        return self.processes[name]
+
+    def wait_ready(self, name: str, timeout: float = 60.0) -> None:
+        svc = self.processes[name]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if svc.process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {svc.process.returncode}; see {svc.log_path}:\n"
+                                   + svc.log_path.read_text()[-3000:])
+            try:
+                if httpx.get(f"{svc.url}/readyz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{name} not ready after {timeout}s; see {svc.log_path}")
+
+    def url(self, name: str) -> str:
+        return self.processes[name].url
+
+    def stop_service(self, name: str, sig: int = signal.SIGTERM) -> None:
+        svc = self.processes.pop(name, None)
+        if svc and svc.process.poll() is None:
+            os.killpg(svc.process.pid, sig)
+            try:
+                svc.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(svc.process.pid, signal.SIGKILL)
+                svc.process.wait()
+
+    def stop(self) -> None:
+        for name in list(self.processes):
+            self.stop_service(name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the whole Manager platform locally.")
+    parser.add_argument("--data-dir", default="data")
+    parser.add_argument("--kafka-port", type=int, default=19092)
+    parser.add_argument("--smtp-port", type=int, default=1025)
+    parser.add_argument("--mail-http-port", type=int, default=8025)
+    args = parser.parse_args()
+    data = Path(args.data_dir).resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    broker = TansuBroker(args.kafka_port, log_path=data / "tansu.log").start()
+    catcher = MailCatcher(args.smtp_port, args.mail_http_port).start()
+    platform = Platform(bootstrap=broker.bootstrap, smtp_port=args.smtp_port, log_dir=data / "logs",
+                        ports=dict(DEFAULT_PORTS),
+                        database_urls={n: f"sqlite+aiosqlite:///{data}/{n}.db" for n in SERVICES})
+    try:
+        platform.start()
+        print("\nManager platform is up (Ctrl-C stops everything):")
+        for name in SERVICES:
+            print(f"  {name:<14} {platform.url(name)}   docs {platform.url(name)}/docs")
+        print(f"  {'kafka':<14} {broker.bootstrap} (Tansu, in memory)")
+        print(f"  {'mail':<14} smtp://127.0.0.1:{args.smtp_port}   received mail http://127.0.0.1:{args.mail_http_port}/")
+        print(f"  logs in {data / 'logs'}\n", flush=True)
+        while all(p.process.poll() is None for p in platform.processes.values()):
+            time.sleep(1)
+        print("a service stopped; see the logs", file=sys.stderr)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        platform.stop()
+        catcher.stop()
+        broker.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -51,6 +51,7 @@ class IdentityService:
         try:
             async with session.begin_nested():  # a concurrent sign-up of the same address loses here
                 session.add(account)
+                await session.flush()
                 # The place of sign-up is the account's first known location.
                 session.add(KnownLocation(account_id=account.id, country=where.place_key, device=where.device,
                                           first_seen_at=now, last_seen_at=now))
@@ -101,6 +102,7 @@ class IdentityService:
         signin = SignInSession(account_id=account.id, auth_time=now, persistent=persistent, ip=where.ip,
                                country=where.country, device=where.device, created_at=now, expires_at=now + ttl)
         session.add(signin)
+        await session.flush()  # the refresh token references it (no ORM relationship to order inserts)
         return await self._issue(session, account.id, signin, now)
 
     async def _issue(self, session: AsyncSession, account_id: uuid.UUID, signin: SignInSession,

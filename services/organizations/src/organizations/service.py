@@ -32,6 +32,7 @@ class OrganizationsService:
         org = Organization(name=f"{event.first_name} {event.last_name}"[:200], kind="private",
                            currency=self.settings.default_currency, created_by=event.account_id, created_at=now)
         session.add(org)
+        await session.flush()  # the membership references it
         session.add(Membership(organization_id=org.id, account_id=event.account_id, role=LEGAL_REPRESENTATIVE,
                                created_at=now))
         await self.outbox.record(

@@ -1,0 +1,53 @@
+"""BIL-01: a billing account per organization, from organizations' events."""
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from billing.config import Settings
+from billing.main import create_app
+from billing.models import BillingAccount
+from manager_shared.events import MemberAdded, OrganizationCreated
+from manager_shared.testing.tokens import TestTokens
+
+
+@pytest.fixture
+async def app(tmp_path, service_env):
+    application = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/billing.db", **service_env))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+async def _feed(app, *events):
+    consumer = app.state.runtime.consumers[0][0]
+    return [await consumer.handle_raw(e.topic, e.to_bytes()) for e in events]
+
+
+async def test_bil_01_billing_account_opened_once_per_organization(app):
+    org, owner = uuid.uuid4(), uuid.uuid4()
+    created = OrganizationCreated(organization_id=org, name="Muster AG", kind="company", created_by=owner,
+                                  country="DE", currency="EUR")
+    assert await _feed(app, created, created) == ["processed", "duplicate"]
+    async with app.state.runtime.db.transaction() as s:
+        accounts = (await s.execute(sa.select(BillingAccount))).scalars().all()
+    assert [(a.organization_id, a.currency) for a in accounts] == [(org, "EUR")]
+
+
+async def test_bil_01_only_legal_representatives_and_admins_see_it(app):
+    tokens = TestTokens().trust_in(app)
+    org, owner, helper, stranger = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await _feed(app,
+                OrganizationCreated(organization_id=org, name="Muster", kind="private", created_by=owner,
+                                    currency="CHF"),
+                MemberAdded(organization_id=org, account_id=owner, role="legal_representative"),
+                MemberAdded(organization_id=org, account_id=helper, role="collaborator"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://billing") as c:
+        url = f"/v1/organizations/{org}/billing-account"
+        r = await c.get(url, headers=tokens.headers(owner))
+        assert r.status_code == 200 and r.json()["currency"] == "CHF"
+        for who in (helper, stranger):
+            r = await c.get(url, headers=tokens.headers(who))
+            assert (r.status_code, r.json()["code"]) == (404, "billing_account_not_found")

@@ -1,0 +1,60 @@
+"""identity over HTTP (ASGI, real broker for the lifespan, SQLite)."""
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from identity.config import Settings
+from identity.main import create_app
+
+FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0"
+SIGNUP = {"email": "ben@example.fr", "password": "Tour-Eiffel-Baguette-7", "first_name": "Ben",
+          "last_name": "Martin", "language": "fr", "time_zone": "Europe/Paris"}
+
+
+@pytest.fixture
+async def client(tmp_path, service_env):
+    app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/id.db", trusted_proxies="127.0.0.1/32",
+                              **service_env))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5555))
+        async with httpx.AsyncClient(transport=transport, base_url="http://identity") as c:
+            yield c
+
+
+async def test_idn_01_sign_up_answers_the_same_for_a_taken_address(client):
+    first = await client.post("/v1/accounts", json=SIGNUP)
+    second = await client.post("/v1/accounts", json={**SIGNUP, "email": "BEN@example.fr"})
+    assert first.status_code == second.status_code == 202
+    assert first.json() == second.json()
+
+
+async def test_idn_03_sign_in_me_refresh_sign_out(client):
+    await client.post("/v1/accounts", json=SIGNUP)
+    r = await client.post("/v1/sessions", json={"email": SIGNUP["email"], "password": SIGNUP["password"]},
+                          headers={"User-Agent": FIREFOX, "X-Forwarded-For": "80.128.1.1"})
+    assert r.status_code == 200, r.text
+    tokens = r.json()
+    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+    me = (await client.get("/v1/me", headers=auth)).json()
+    assert me["email"] == SIGNUP["email"] and me["language"] == "fr"
+    jwks = (await client.get("/.well-known/jwks.json")).json()
+    assert jwks["keys"][0]["alg"] == "ES256" and "d" not in jwks["keys"][0]  # public part only
+    r = await client.post("/v1/sessions/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert r.status_code == 200
+    r = await client.post("/v1/sessions/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert (r.status_code, r.json()["code"]) == (401, "invalid_refresh_token")
+    assert (await client.delete("/v1/sessions/current", headers=auth)).status_code == 204
+
+
+async def test_x_03_identity_bad_input(client):
+    r = await client.post("/v1/sessions", content=b"[", headers={"Content-Type": "application/json"})
+    assert (r.status_code, r.json()["code"]) == (400, "invalid_json")
+    r = await client.post("/v1/accounts", json={**SIGNUP, "language": "pt", "time_zone": "Mars/Olympus"})
+    assert r.status_code == 422
+    assert {f["field"] for f in r.json()["fields"]} == {"body.language", "body.time_zone"}
+    r = await client.post("/v1/accounts", json={**SIGNUP, "password": "x" * 10_000})
+    assert r.status_code == 422 and "xxxxxxxx" not in r.text
+    r = await client.post("/v1/sessions", json={"email": SIGNUP["email"], "password": "nope"})
+    assert (r.status_code, r.json()["code"]) == (401, "invalid_credentials")
+    assert (await client.get("/v1/me")).json()["code"] == "unauthorized"

@@ -35,7 +35,7 @@ async def db(postgres):
 
 @pytest.fixture
 async def broker(kafka):
-    b = KafkaBroker(kafka.bootstrap, log_level=30)
+    b = KafkaBroker(kafka.bootstrap, log_level=10)
     yield b
     await b.stop()
 

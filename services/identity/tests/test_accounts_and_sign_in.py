@@ -51,8 +51,7 @@ async def test_idn_01_password_is_stored_as_argon2id_only(db, service):
 
 async def test_idn_03_sign_in_issues_token_other_services_verify(db, service, clock):
     account = await _register(db, service)
-    async with db.transaction() as s:
-        pair = await service.sign_in(s, "anna@example.ch", PASSWORD, locate("195.186.1.1", FIREFOX), True)
+    pair = await service.sign_in(db, "anna@example.ch", PASSWORD, locate("195.186.1.1", FIREFOX), True)
     cache = JwksCache("http://unused.invalid/jwks")
     cache.preload(service.tokens.jwks())
     who = await TokenVerifier(cache, issuer="manager-identity", leeway=10**9).verify(pair.access_token)
@@ -66,8 +65,7 @@ async def test_idn_04_wrong_password_and_unknown_email_look_the_same(db, service
     errors = []
     for email, password in (("anna@example.ch", "wrong-password"), ("nobody@example.ch", PASSWORD)):
         with pytest.raises(InvalidCredentials) as exc:
-            async with db.transaction() as s:
-                await service.sign_in(s, email, password, locate("195.186.1.1", FIREFOX), True)
+            await service.sign_in(db, email, password, locate("195.186.1.1", FIREFOX), True)
         errors.append((exc.value.code, exc.value.status, exc.value.message))
     assert errors[0] == errors[1]
 
@@ -76,8 +74,7 @@ async def test_idn_07_new_location_event_only_for_unseen_country_or_device(db, s
     await _register(db, service, ip="195.186.1.1")
     places = [("83.76.1.1", FIREFOX), ("80.128.1.1", FIREFOX), ("80.128.1.1", FIREFOX), ("80.128.1.1", SAFARI)]
     for ip, ua in places:
-        async with db.transaction() as s:
-            await service.sign_in(s, "anna@example.ch", PASSWORD, locate(ip, ua), True)
+        await service.sign_in(db, "anna@example.ch", PASSWORD, locate(ip, ua), True)
     alerts = [e for e in await _events(db) if e.type == "LoginFromNewLocation"]
     assert [(a.country, a.device) for a in alerts] == [("DE", "Firefox on Windows"), ("DE", "Safari on Mac OS X")]
     assert alerts[0].ip == "80.128.1.1"
@@ -85,8 +82,7 @@ async def test_idn_07_new_location_event_only_for_unseen_country_or_device(db, s
 
 async def test_idn_03_refresh_rotates_and_reuse_revokes_the_session(db, service):
     await _register(db, service)
-    async with db.transaction() as s:
-        pair = await service.sign_in(s, "anna@example.ch", PASSWORD, locate("195.186.1.1", FIREFOX), True)
+    pair = await service.sign_in(db, "anna@example.ch", PASSWORD, locate("195.186.1.1", FIREFOX), True)
     async with db.transaction() as s:
         second = await service.refresh(s, pair.refresh_token)
     assert second.refresh_token != pair.refresh_token and second.session_id == pair.session_id
@@ -104,6 +100,5 @@ async def test_idn_03_refresh_rotates_and_reuse_revokes_the_session(db, service)
 
 async def test_idn_03_browser_session_mode_has_short_refresh(db, service, clock):
     await _register(db, service)
-    async with db.transaction() as s:
-        pair = await service.sign_in(s, "anna@example.ch", PASSWORD, locate("195.186.1.1", FIREFOX), False)
+    pair = await service.sign_in(db, "anna@example.ch", PASSWORD, locate("195.186.1.1", FIREFOX), False)
     assert (pair.refresh_expires_at - clock.now()).total_seconds() <= 12 * 3600

@@ -109,6 +109,10 @@ class OutboxRelay:
                 raise
             except Exception as exc:  # broker or DB down: keep the rows, retry later
                 EVENTS_PUBLISH_FAILURES.labels(self.service).inc()
+                try:  # keep backlog/age gauges live while the broker is down (they drive alerts)
+                    await self.refresh_gauges()
+                except Exception:
+                    pass  # the database may be what is down
                 log.warning("outbox relay: publish failed (%s), retrying in %.1fs", type(exc).__name__, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)

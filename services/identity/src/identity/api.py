@@ -40,10 +40,10 @@ async def register(data: AccountCreate, request: Request, session: AsyncSession 
 
 
 @router.post("/sessions", response_model=TokenPair)
-async def sign_in(data: SignIn, request: Request, session: AsyncSession = Depends(get_session)):
+async def sign_in(data: SignIn, request: Request):
     """Sign in with e-mail and password (IDN-03). Returns a short-lived access
     token (ES256 JWT, keys at /.well-known/jwks.json) and a rotating refresh token."""
-    return await service_of(request).sign_in(session, data.email, data.password, where(request), data.persistent)
+    return await service_of(request).sign_in(runtime_of(request).db, data.email, data.password, where(request), data.persistent)
 
 
 @router.post("/sessions/refresh", response_model=TokenPair)

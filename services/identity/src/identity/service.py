@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from manager_shared.clock import Clock
+from manager_shared.db import Database
 from manager_shared.events import AccountRegistered, LoginFromNewLocation
 from manager_shared.metrics import BUSINESS_EVENTS
 from manager_shared.outbox import Outbox
@@ -65,21 +66,33 @@ class IdentityService:
         BUSINESS_EVENTS.labels("identity", "register", "created").inc()
         return account
 
-    async def sign_in(self, session: AsyncSession, email: str, password: str, where: Location,
+    async def sign_in(self, db: Database, email: str, password: str, where: Location,
                       persistent: bool) -> TokenPair:
-        """Password sign-in (IDN-03) with new-location detection (IDN-07)."""
-        account = await repo.account_by_email(session, normalize_email(email))
-        ok = await self.passwords.verify(account.password_hash if account else None, password)
+        """Password sign-in (IDN-03) with new-location detection (IDN-07).
+
+        Runs its own two short transactions: the Argon2id check (tens of ms
+        of CPU) happens between them, so no database connection or lock is
+        held while hashing.
+        """
+        async with db.transaction() as session:
+            account = await repo.account_by_email(session, normalize_email(email))
+            stored_hash = account.password_hash if account else None
+        ok = await self.passwords.verify(stored_hash, password)
         if not account or not ok:
             BUSINESS_EVENTS.labels("identity", "sign_in", "failed").inc()
             raise InvalidCredentials()
-        if account.status == "blocked":
-            raise AccountBlocked()
-        if self.passwords.needs_rehash(account.password_hash):
-            account.password_hash = await self.passwords.hash(password)
-        now = self.clock.now()
-        await self._note_location(session, account, where, now)
-        pair = await self._open_session(session, account, where, persistent, now)
+        new_hash = await self.passwords.hash(password) if self.passwords.needs_rehash(stored_hash) else None
+        async with db.transaction() as session:
+            account = await repo.account_by_id(session, account.id)
+            if account is None or account.password_hash != stored_hash:
+                raise InvalidCredentials()  # changed meanwhile: the checked password may be stale
+            if account.status == "blocked":
+                raise AccountBlocked()
+            if new_hash:
+                account.password_hash = new_hash  # parameters were raised since it was stored
+            now = self.clock.now()
+            await self._note_location(session, account, where, now)
+            pair = await self._open_session(session, account, where, persistent, now)
         BUSINESS_EVENTS.labels("identity", "sign_in", "succeeded").inc()
         return pair
 

@@ -52,7 +52,7 @@ async def effects_of(db: Database, event_id) -> int:
 
 async def _run(db_url: str, bootstrap: str, topic: str, group: str, crash: bool) -> None:
     db = Database(db_url)
-    broker = KafkaBroker(bootstrap, log_level=30)
+    broker = KafkaBroker(bootstrap, log_level=10)
     consumer = make_consumer(db, broker)
     if crash:
         async def die(_event) -> None:

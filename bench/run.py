@@ -1,0 +1,182 @@
+"""Benchmarks of the foundation (not tests: they print figures and write them
+to bench/results.json; README quotes them).
+
+1. Password sign-ins per second through identity's HTTP API (a real process,
+   uvicorn, SQLite) against the raw Argon2id verify rate measured in the same
+   run with the same parallelism (both cores): goal ratio >= 0.85.
+2. Events per second through outbox -> Tansu broker -> idempotent consumer on
+   PostgreSQL, with the p95 lag from commit to applied: goal >= 1,000/s, p95 < 1 s.
+
+Usage: ./manager bench [--signins N] [--events N]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform as pyplatform
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+from argon2 import PasswordHasher, Type
+
+from manager_shared.testing.fixtures import env_for, local_broker_settings
+from manager_shared.testing.kafka import TansuBroker
+from manager_shared.testing.ports import free_port
+
+RESULTS = Path(__file__).with_name("results.json")
+PASSWORD = "Alpenrose-Matterhorn-42"
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[18] if len(values) >= 20 else max(values)
+
+
+def raw_argon2_rate(n: int, workers: int) -> float:
+    hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1, type=Type.ID)
+    hashed = hasher.hash(PASSWORD)
+    start = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda _: hasher.verify(hashed, PASSWORD), range(n)))
+    return n / (time.perf_counter() - start)
+
+
+async def http_signin_rate(base: str, n: int, concurrency: int) -> tuple[float, float]:
+    latencies: list[float] = []
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        queue = asyncio.Queue()
+        for _ in range(n):
+            queue.put_nowait(1)
+
+        async def worker():
+            while not queue.empty():
+                queue.get_nowait()
+                t = time.perf_counter()
+                r = await client.post("/v1/sessions", json={"email": "bench@example.ch", "password": PASSWORD})
+                assert r.status_code == 200, r.text
+                latencies.append(time.perf_counter() - t)
+
+        start = time.perf_counter()
+        await asyncio.gather(*[worker() for _ in range(concurrency)])
+        return n / (time.perf_counter() - start), p95(latencies)
+
+
+def bench_signins(broker: TansuBroker, n: int) -> dict:
+    import subprocess
+
+    tmp = tempfile.mkdtemp(prefix="bench-identity-")
+    port = free_port()
+    env = env_for("IDENTITY_", {**local_broker_settings(broker.bootstrap),
+                                "database_url": f"sqlite+aiosqlite:///{tmp}/identity.db", "log_level": "WARNING"})
+    proc = subprocess.Popen([sys.executable, "-m", "identity", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("identity did not start")
+            time.sleep(0.2)
+        httpx.post(f"{base}/v1/accounts", json={"email": "bench@example.ch", "password": PASSWORD,
+                                                "first_name": "B", "last_name": "M"}).raise_for_status()
+        asyncio.run(http_signin_rate(base, 10, 2))  # warm-up
+        workers = os.cpu_count() or 2
+        raw = raw_argon2_rate(n, workers)
+        http, http_p95 = asyncio.run(http_signin_rate(base, n, workers * 2))
+        raw_again = raw_argon2_rate(n, workers)  # bracket the HTTP run: the machine is shared and noisy
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    baseline = (raw + raw_again) / 2
+    return {"signins": n, "raw_argon2id_verify_per_s": round(baseline, 1), "http_signins_per_s": round(http, 1),
+            "ratio": round(http / baseline, 3), "http_signin_p95_ms": round(http_p95 * 1000, 1),
+            "argon2": "m=19456 KiB, t=2, p=1", "parallelism": workers}
+
+
+async def bench_events(broker: TansuBroker, n: int, db_url: str) -> dict:
+    import sqlalchemy as sa
+    from faststream.kafka import KafkaBroker
+
+    from manager_shared.db import Database
+    from manager_shared.events import AccountRegistered
+    from manager_shared.outbox import Outbox, OutboxRelay
+    from manager_shared.testing import probe
+
+    db = Database(db_url)
+    await probe.create_tables(db)
+    kafka = KafkaBroker(broker.bootstrap, log_level=10)
+    consumer = probe.make_consumer(db, kafka, name="bench")
+    topic = f"bench.events.{int(time.time())}"
+    consumer.subscribe(topic, group_id=f"bench-{topic}", session_timeout_ms=1000, heartbeat_interval_ms=300)
+
+    async def publish(t, key, value, headers):
+        return await kafka.publish(value, topic, key=key, headers=headers, no_confirm=True)
+
+    relay = OutboxRelay(db, probe.outbox, publish, service="bench")
+    await kafka.start()
+    await asyncio.sleep(2)  # let the consumer group settle before timing
+    relay.start()
+    outbox = Outbox(probe.outbox)
+    start = time.perf_counter()
+    batch = 50  # events per producing transaction, like a busy service's requests
+    for i in range(0, n, batch):
+        async with db.transaction() as session:
+            await outbox.record(session, *[
+                AccountRegistered(account_id=__import__("uuid").uuid4(), account_version=1, email="b@example.ch",
+                                  first_name="B", last_name="M", language="en", time_zone="UTC")
+                for _ in range(min(batch, n - i))])
+    produced = time.perf_counter() - start
+    while True:
+        async with db.transaction() as s:
+            done = (await s.execute(sa.select(sa.func.count()).select_from(probe.effect))).scalar_one()
+        if done >= n:
+            break
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - start
+    async with db.transaction() as s:
+        rows = (await s.execute(sa.select(probe.outbox.c.created_at, probe.effect.c.applied_at).join(
+            probe.effect, probe.effect.c.event_id == probe.outbox.c.event_id))).all()
+    lags = [(a - c).total_seconds() for c, a in rows]
+    await relay.stop()
+    await kafka.stop()
+    await db.dispose()
+    return {"events": n, "events_per_s": round(n / elapsed, 1), "produce_s": round(produced, 2),
+            "lag_p50_ms": round(statistics.median(lags) * 1000, 1), "lag_p95_ms": round(p95(lags) * 1000, 1),
+            "database": db_url.split("://")[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--signins", type=int, default=200)
+    parser.add_argument("--events", type=int, default=5000)
+    args = parser.parse_args()
+    from manager_shared.testing.postgres import PostgresServer
+
+    broker = TansuBroker().start()
+    pg = PostgresServer().start()
+    try:
+        results = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                   "machine": f"{os.cpu_count()} cores, {pyplatform.machine()}",
+                   "signin": bench_signins(broker, args.signins),
+                   "events": asyncio.run(bench_events(broker, args.events, pg.create_database("bench")))}
+    finally:
+        broker.stop()
+        pg.stop()
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -105,62 +105,96 @@ def bench_signins(broker: TansuBroker, n: int) -> dict:
             "argon2": "m=19456 KiB, t=2, p=1", "parallelism": workers}
 
 
-async def bench_events(broker: TansuBroker, n: int, db_url: str) -> dict:
+def _events(n: int) -> list:
+    import uuid
+
+    from manager_shared.events import AccountRegistered
+
+    return [AccountRegistered(account_id=uuid.uuid4(), account_version=1, email="b@example.ch", first_name="B",
+                              last_name="M", language="en", time_zone="UTC") for _ in range(n)]
+
+
+async def _produce(db, n: int, rate: float | None, batch: int = 10) -> None:
+    """Record n events in transactions of `batch`; paced at `rate` events/s if given."""
+    from manager_shared.outbox import Outbox
+    from manager_shared.testing import probe
+
+    outbox, start = Outbox(probe.outbox), time.perf_counter()
+    for i in range(0, n, batch):
+        if rate:
+            await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+        async with db.transaction() as session:
+            await outbox.record(session, *_events(min(batch, n - i)))
+
+
+async def _applied(db) -> int:
+    import sqlalchemy as sa
+
+    from manager_shared.testing import probe
+
+    async with db.transaction() as s:
+        return (await s.execute(sa.select(sa.func.count()).select_from(probe.effect))).scalar_one()
+
+
+async def bench_events(broker: TansuBroker, db_url: str, burst: int, rate: float, seconds: float) -> dict:
+    """Burst: `burst` events committed at once, time until all applied.
+    Steady: `rate` events/s for `seconds`, p50/p95 lag from commit to applied."""
     import sqlalchemy as sa
     from faststream.kafka import KafkaBroker
 
     from manager_shared.db import Database
-    from manager_shared.events import AccountRegistered
-    from manager_shared.outbox import Outbox, OutboxRelay
+    from manager_shared.outbox import OutboxRelay
     from manager_shared.testing import probe
+
+    import subprocess
 
     db = Database(db_url)
     await probe.create_tables(db)
     kafka = KafkaBroker(broker.bootstrap, log_level=10)
-    consumer = probe.make_consumer(db, kafka, name="bench")
-    topic = f"bench.events.{int(time.time())}"
-    consumer.subscribe(topic, group_id=f"bench-{topic}", session_timeout_ms=1000, heartbeat_interval_ms=300)
+    topic = f"bench.events.{time.time_ns()}"
+    # The consumer is another process, as it is another service in production.
+    consumer = subprocess.Popen([sys.executable, "-m", "manager_shared.testing.probe", db_url, broker.bootstrap,
+                                 topic, f"bench-{topic}", "quiet"], stdout=subprocess.PIPE, text=True)
+    assert consumer.stdout.readline().strip() == "ready"
 
-    async def publish(t, key, value, headers):
+    async def publish(_topic, key, value, headers):
         return await kafka.publish(value, topic, key=key, headers=headers, no_confirm=True)
 
     relay = OutboxRelay(db, probe.outbox, publish, service="bench")
     await kafka.start()
     await asyncio.sleep(2)  # let the consumer group settle before timing
     relay.start()
-    outbox = Outbox(probe.outbox)
     start = time.perf_counter()
-    batch = 50  # events per producing transaction, like a busy service's requests
-    for i in range(0, n, batch):
-        async with db.transaction() as session:
-            await outbox.record(session, *[
-                AccountRegistered(account_id=__import__("uuid").uuid4(), account_version=1, email="b@example.ch",
-                                  first_name="B", last_name="M", language="en", time_zone="UTC")
-                for _ in range(min(batch, n - i))])
-    produced = time.perf_counter() - start
-    while True:
-        async with db.transaction() as s:
-            done = (await s.execute(sa.select(sa.func.count()).select_from(probe.effect))).scalar_one()
-        if done >= n:
-            break
-        await asyncio.sleep(0.05)
-    elapsed = time.perf_counter() - start
+    await _produce(db, burst, None, batch=50)
+    while await _applied(db) < burst:
+        await asyncio.sleep(0.02)
+    burst_rate = burst / (time.perf_counter() - start)
+
+    steady = int(rate * seconds)
+    await _produce(db, steady, rate)
+    while await _applied(db) < burst + steady:
+        await asyncio.sleep(0.02)
     async with db.transaction() as s:
-        rows = (await s.execute(sa.select(probe.outbox.c.created_at, probe.effect.c.applied_at).join(
-            probe.effect, probe.effect.c.event_id == probe.outbox.c.event_id))).all()
+        rows = (await s.execute(sa.select(probe.outbox.c.created_at, probe.effect.c.applied_at)
+                                .join(probe.effect, probe.effect.c.event_id == probe.outbox.c.event_id)
+                                .order_by(probe.outbox.c.id).offset(burst))).all()
     lags = [(a - c).total_seconds() for c, a in rows]
     await relay.stop()
     await kafka.stop()
     await db.dispose()
-    return {"events": n, "events_per_s": round(n / elapsed, 1), "produce_s": round(produced, 2),
-            "lag_p50_ms": round(statistics.median(lags) * 1000, 1), "lag_p95_ms": round(p95(lags) * 1000, 1),
-            "database": db_url.split("://")[0]}
+    consumer.terminate()
+    consumer.wait(10)
+    return {"database": db_url.split("://")[0], "burst_events": burst, "burst_events_per_s": round(burst_rate, 1),
+            "steady_rate_per_s": rate, "steady_events": steady,
+            "lag_p50_ms": round(statistics.median(lags) * 1000, 1), "lag_p95_ms": round(p95(lags) * 1000, 1)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--signins", type=int, default=200)
-    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--events", type=int, default=5000, help="burst size")
+    parser.add_argument("--rate", type=float, default=1000.0, help="steady offered load, events/s")
+    parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args()
     from manager_shared.testing.postgres import PostgresServer
 
@@ -170,7 +204,10 @@ def main() -> None:
         results = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                    "machine": f"{os.cpu_count()} cores, {pyplatform.machine()}",
                    "signin": bench_signins(broker, args.signins),
-                   "events": asyncio.run(bench_events(broker, args.events, pg.create_database("bench")))}
+                   "events_sqlite": asyncio.run(bench_events(
+                       broker, f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db", args.events, args.rate, args.seconds)),
+                   "events_postgresql": asyncio.run(bench_events(
+                       broker, pg.create_database("bench"), args.events, args.rate, args.seconds))}
     finally:
         broker.stop()
         pg.stop()

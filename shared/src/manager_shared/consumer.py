@@ -101,22 +101,26 @@ class EventConsumer:
         outcomes: list[tuple[str, str]] = []
         async with self.db.transaction() as session:
             seen = await self._seen_ids(session, [e.event_id for e in events])
+            fresh: list[Event] = []
             for event in events:
-                handler = self.handlers.get(event.type)
-                if handler is None:
+                if event.type not in self.handlers:
                     outcomes.append((event.type, "ignored"))
                 elif event.event_id in seen:
                     outcomes.append((event.type, "duplicate"))
                 else:
                     seen.add(event.event_id)  # the same event twice in one batch
-                    token = set_correlation_id(event.correlation_id)
-                    try:
-                        await session.execute(self.inbox.insert().values(
-                            consumer=self.name, event_id=event.event_id, processed_at=datetime.now(timezone.utc)))
-                        await handler(session, event)
-                    finally:
-                        reset_correlation_id(token)
+                    fresh.append(event)
                     outcomes.append((event.type, "processed"))
+            if fresh:  # one round trip records the whole batch in the inbox
+                now = datetime.now(timezone.utc)
+                await session.execute(self.inbox.insert(), [
+                    {"consumer": self.name, "event_id": e.event_id, "processed_at": now} for e in fresh])
+            for event in fresh:
+                token = set_correlation_id(event.correlation_id)
+                try:
+                    await self.handlers[event.type](session, event)
+                finally:
+                    reset_correlation_id(token)
         return [self._count(t, o) for t, o in outcomes]
 
     async def _seen_ids(self, session: AsyncSession, ids: list) -> set:

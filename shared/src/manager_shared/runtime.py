@@ -43,6 +43,7 @@ class ServiceRuntime:
         self.verifier = TokenVerifier(JwksCache(settings.jwks_url), issuer=settings.token_issuer,
                                       audience=settings.token_audience)
         self.current_principal = principal_dependency(lambda request: self.verifier)
+        self._document_publishers()
         self._startup: list[Callable[[], Awaitable[None]]] = []
 
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
@@ -59,6 +60,22 @@ class ServiceRuntime:
                           max_attempts=s.consumer_max_attempts, backoff_base=s.consumer_backoff_base)
         self.consumers.append((c, topics))
         return c
+
+    def _document_publishers(self) -> None:
+        """Declare this service's topics with their event schemas, so
+        /asyncapi.json tells subscribers what they will receive (X-02)."""
+        from typing import Union
+
+        from .events import ALL_EVENTS
+
+        by_topic: dict[str, list] = {}
+        for event in ALL_EVENTS:
+            if event.producer_name == self.name:
+                by_topic.setdefault(event.topic, []).append(event)
+        for topic, events in by_topic.items():
+            self.broker.publisher(topic, title=topic, schema=Union[tuple(events)],  # noqa: UP007
+                                  description="; ".join(f"{e.__name__}: {(e.__doc__ or '').strip().splitlines()[0]}"
+                                                        for e in events))
 
     def _subscribe_all(self) -> None:
         s = self.settings

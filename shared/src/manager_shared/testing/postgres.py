@@ -38,6 +38,7 @@ class PostgresServer:
         self.admin_url: str | None = None  # postgresql://user@host:port/db (sync form)
         self._tmp: str | None = None
         self._port: int | None = None
+        self._created: list[str] = []
 
     def start(self) -> "PostgresServer":
         env = os.environ.get("TEST_DATABASE_URL")
@@ -76,14 +77,32 @@ class PostgresServer:
         with conn.cursor() as cur:
             cur.execute(f'CREATE DATABASE "{name}"')
         conn.close()
+        self._created.append(name)
         base = self.admin_url.rsplit("/", 1)[0]
         return f"{base.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{name}"
 
     def stop(self) -> None:
+        if self._tmp is None and self._created:  # a shared server: leave it as we found it
+            self._drop_created()
         if self._tmp:
             self._run_as_postgres([_pg_bin("pg_ctl"), "-D", f"{self._tmp}/data", "-m", "immediate", "stop"])
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
+
+
+    def _drop_created(self) -> None:
+        import psycopg2
+
+        conn = psycopg2.connect(self.admin_url)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            for name in self._created:
+                try:
+                    cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                except psycopg2.Error:
+                    pass  # best effort: a leftover test database harms nobody
+        conn.close()
+        self._created.clear()
 
 
 def sync_url(url: str) -> str:

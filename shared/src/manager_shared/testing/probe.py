@@ -2,7 +2,7 @@
 (outbox, relay, idempotent consumer, dead letters) against a real broker and
 database. Run as a module it is a consumer process that can crash on cue:
 
-    python -m manager_shared.testing.probe <db_url> <bootstrap> <topic> <group> [crash-after-commit]
+    python -m manager_shared.testing.probe <db_url> <bootstrap> <topic> <group> [crash|quiet]
 """
 from __future__ import annotations
 
@@ -50,16 +50,17 @@ async def effects_of(db: Database, event_id) -> int:
                                       .where(effect.c.event_id == event_id))).scalar_one()
 
 
-async def _run(db_url: str, bootstrap: str, topic: str, group: str, crash: bool) -> None:
+async def _run(db_url: str, bootstrap: str, topic: str, group: str, mode: str) -> None:
     db = Database(db_url)
     broker = KafkaBroker(bootstrap, log_level=10)
     consumer = make_consumer(db, broker)
-    if crash:
+    if mode == "crash":
         async def die(_event) -> None:
             print("committed; crashing before the ack", flush=True)
             os._exit(17)  # no ack, no clean shutdown: the offset is never committed
         consumer.after_commit = die
-    consumer.on_outcome = lambda event_type, outcome: print(f"outcome {event_type} {outcome}", flush=True)
+    if mode != "quiet":
+        consumer.on_outcome = lambda event_type, outcome: print(f"outcome {event_type} {outcome}", flush=True)
     consumer.subscribe(topic, group_id=group, session_timeout_ms=1000, heartbeat_interval_ms=300)
     await broker.start()
     print("ready", flush=True)
@@ -68,4 +69,4 @@ async def _run(db_url: str, bootstrap: str, topic: str, group: str, crash: bool)
 
 if __name__ == "__main__":
     url, bootstrap, topic, group = sys.argv[1:5]
-    asyncio.run(_run(url, bootstrap, topic, group, crash=len(sys.argv) > 5))
+    asyncio.run(_run(url, bootstrap, topic, group, sys.argv[5] if len(sys.argv) > 5 else ""))

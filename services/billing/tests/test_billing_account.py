@@ -16,7 +16,8 @@ from manager_shared.testing.tokens import TestTokens
 
 @pytest.fixture
 async def app(tmp_path, service_env):
-    application = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/billing.db", **service_env))
+    application = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/billing.db",
+                                      consumers_enabled=False, **service_env))
     async with application.router.lifespan_context(application):
         yield application
 

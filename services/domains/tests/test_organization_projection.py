@@ -15,7 +15,8 @@ from manager_shared.testing.tokens import TestTokens
 
 @pytest.fixture
 async def app(tmp_path, service_env):
-    application = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/domains.db", **service_env))
+    application = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/domains.db",
+                                      consumers_enabled=False, **service_env))
     async with application.router.lifespan_context(application):
         yield application
 

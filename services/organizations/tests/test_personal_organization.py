@@ -16,7 +16,8 @@ from organizations.models import Membership, Organization, outbox_table
 
 @pytest.fixture
 async def app(tmp_path, service_env):
-    application = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/org.db", **service_env))
+    application = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/org.db",
+                                      consumers_enabled=False, **service_env))
     async with application.router.lifespan_context(application):
         yield application
 

@@ -79,6 +79,8 @@ class ServiceRuntime:
 
     def _subscribe_all(self) -> None:
         s = self.settings
+        if not s.consumers_enabled:
+            return
         for consumer, topics in self.consumers:
             consumer.subscribe(*topics, session_timeout_ms=s.kafka_session_timeout_ms,
                                heartbeat_interval_ms=s.kafka_heartbeat_interval_ms)

@@ -20,6 +20,8 @@ class ServiceSettings(BaseSettings):
     jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
     token_issuer: str = "manager-identity"
     token_audience: str = "manager"
+    # Off = HTTP only (tests that feed events by hand; an API-only replica).
+    consumers_enabled: bool = True
     consumer_max_attempts: int = 5
     consumer_backoff_base: float = 0.2
     relay_batch_size: int = 500

@@ -65,15 +65,17 @@ class Database:
         if self.is_sqlite:
             sa_event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._after_commit: list[Callable[[], None]] = []
+        self._after_commit: list[tuple[str, Callable[[], None]]] = []
 
     @property
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite")
 
-    def on_commit(self, hook: Callable[[], None]) -> None:
-        """Run `hook` after every unit of work that commits (wakes the relay)."""
-        self._after_commit.append(hook)
+    def on_commit(self, flag: str, hook: Callable[[], None]) -> None:
+        """Run `hook` after a unit of work commits that set `session.info[flag]`
+        (e.g. the outbox wakes its relay only when events were recorded; a
+        hook on every commit would wake the relay with its own commits)."""
+        self._after_commit.append((flag, hook))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -81,8 +83,10 @@ class Database:
         async with self.sessions() as session:
             async with session.begin():
                 yield session
-        for hook in self._after_commit:
-            hook()
+            flags = dict(session.info)
+        for flag, hook in self._after_commit:
+            if flags.get(flag):
+                hook()
 
     async def session_dependency(self) -> AsyncIterator[AsyncSession]:
         """FastAPI dependency: one transaction per request, committed when the

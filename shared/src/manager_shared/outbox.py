@@ -15,6 +15,8 @@ from .metrics import EVENTS_PUBLISH_FAILURES, EVENTS_PUBLISHED, OUTBOX_BACKLOG, 
 
 log = logging.getLogger(__name__)
 
+OUTBOX_FLAG = "outbox_events_recorded"
+
 # (topic, key, value, headers) -> awaitable completing when the broker acked it
 Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[object]]
 
@@ -30,6 +32,7 @@ class Outbox:
         unless and until that transaction commits."""
         if not events:
             return
+        session.info[OUTBOX_FLAG] = True  # wakes the relay once this transaction commits
         now = datetime.now(timezone.utc)
         await session.execute(self.table.insert(), [
             {"event_id": e.event_id, "topic": e.topic, "key": e.key, "type": e.type,
@@ -52,7 +55,7 @@ class OutboxRelay:
         self.batch_size, self.idle_interval, self.max_backoff = batch_size, idle_interval, max_backoff
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        db.on_commit(self.wake)
+        db.on_commit(OUTBOX_FLAG, self.wake)
 
     def wake(self) -> None:
         self._wake.set()

@@ -19,6 +19,7 @@ from .db import Database, migrate
 from .errors import install_error_handlers
 from .metrics import MetricsMiddleware, metrics_response
 from .outbox import Outbox, OutboxRelay
+from .topics import ensure_topics
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,15 @@ class ServiceRuntime:
         self.consumers.append((c, topics))
         return c
 
+    def topics(self) -> set[str]:
+        """Topics this service produces, consumes, and dead-letters into."""
+        from .consumer import dlq_topic
+        from .events import ALL_EVENTS
+
+        produced = {e.topic for e in ALL_EVENTS if e.producer_name == self.name}
+        consumed = {t for _, topics in self.consumers for t in topics} if self.settings.consumers_enabled else set()
+        return produced | consumed | {dlq_topic(t) for t in consumed}
+
     def _document_publishers(self) -> None:
         """Declare this service's topics with their event schemas, so
         /asyncapi.json tells subscribers what they will receive (X-02)."""
@@ -91,6 +101,8 @@ class ServiceRuntime:
             await migrate(self.db, self.migrations)
         for hook in self._startup:
             await hook()
+        await ensure_topics(self.settings.kafka_bootstrap, self.topics(),
+                            partitions=self.settings.kafka_partitions, replication=self.settings.kafka_replication)
         self._subscribe_all()
         await self.broker.start()
         self.relay.start()

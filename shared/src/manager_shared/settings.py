@@ -15,6 +15,9 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     # Idempotent producer: on for Apache Kafka; the local Tansu broker rejects it.
     kafka_idempotence: bool = True
+    # Partitions and replication of topics this service creates if missing.
+    kafka_partitions: int = 3
+    kafka_replication: int = 1
     kafka_session_timeout_ms: int = 10000
     kafka_heartbeat_interval_ms: int = 3000
     jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"

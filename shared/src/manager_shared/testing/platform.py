@@ -112,6 +112,10 @@ class Platform:
             self.stop_service(name)
 
 
+def _interrupt(*_args) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run the whole Manager platform locally.")
     parser.add_argument("--data-dir", default="data")
@@ -119,6 +123,8 @@ def main() -> None:
     parser.add_argument("--smtp-port", type=int, default=1025)
     parser.add_argument("--mail-http-port", type=int, default=8025)
     args = parser.parse_args()
+    # SIGTERM (e.g. from a process manager) stops the children like Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
     data = Path(args.data_dir).resolve()
     data.mkdir(parents=True, exist_ok=True)
     broker = TansuBroker(args.kafka_port, log_path=data / "tansu.log").start()

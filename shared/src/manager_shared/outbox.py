@@ -121,7 +121,8 @@ class OutboxRelay:
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
             try:
-                await asyncio.wait_for(self._wake.wait(), self.idle_interval)
+                async with asyncio.timeout(self.idle_interval):  # not wait_for: on 3.11 it can swallow a cancel
+                    await self._wake.wait()
             except TimeoutError:
                 pass
 

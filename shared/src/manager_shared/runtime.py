@@ -46,10 +46,25 @@ class ServiceRuntime:
         self.current_principal = principal_dependency(lambda request: self.verifier)
         self._document_publishers()
         self._startup: list[Callable[[], Awaitable[None]]] = []
+        self._started: list[Callable[[], Awaitable[None]]] = []
+        self._shutdown: list[Callable[[], Awaitable[None]]] = []
+        self._extra_topics: set[str] = set()
 
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
-        """Run `hook` at start-up, after migrations and before serving."""
+        """Run `hook` at start-up, after migrations, before the broker starts."""
         self._startup.append(hook)
+
+    def on_started(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run `hook` once the broker and relay run (background workers that publish)."""
+        self._started.append(hook)
+
+    def on_shutdown(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run `hook` first at shutdown, while the broker is still up."""
+        self._shutdown.append(hook)
+
+    def produces(self, *topics: str) -> None:
+        """Topics published outside the event contracts (e.g. a service's own dead letters)."""
+        self._extra_topics.update(topics)
 
     async def _publish(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]):
         return await self.broker.publish(value, topic, key=key, headers=headers, no_confirm=True)
@@ -69,7 +84,7 @@ class ServiceRuntime:
 
         produced = {e.topic for e in ALL_EVENTS if e.producer_name == self.name}
         consumed = {t for _, topics in self.consumers for t in topics} if self.settings.consumers_enabled else set()
-        return produced | consumed | {dlq_topic(t) for t in consumed}
+        return produced | consumed | {dlq_topic(t) for t in consumed} | self._extra_topics
 
     def _document_publishers(self) -> None:
         """Declare this service's topics with their event schemas, so
@@ -106,10 +121,14 @@ class ServiceRuntime:
         self._subscribe_all()
         await self.broker.start()
         self.relay.start()
+        for hook in self._started:
+            await hook()
         log.info("%s started", self.name)
         try:
             yield
         finally:
+            for hook in reversed(self._shutdown):
+                await hook()
             await self.relay.stop()
             await self.broker.stop()
             await self.db.dispose()

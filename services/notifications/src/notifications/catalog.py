@@ -1,0 +1,63 @@
+"""Which event makes which message, for whom (NTF-01).
+
+Adding a message = templates in the five languages (rendering.py says where)
++ one entry in CATALOG. A template sees `event`, `to` (the Addressee),
+`lang` and `time_zone`, and the filters `datetime`, `date`, `country`.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from manager_shared.events import Event, LoginFromNewLocation
+
+from . import repository as repo
+from .errors import RecipientUnknown
+
+
+@dataclass(frozen=True)
+class Addressee:
+    """Someone a message goes to, with what rendering needs."""
+
+    key: str  # stable identity for the once-only key: account id, else the address
+    address: str
+    first_name: str
+    language: str
+    time_zone: str
+    account_id: uuid.UUID | None = None
+    # Templates of optional alerts this person turned off (IDN-10, NTF-05).
+    # identity does not publish these choices yet, so it is empty for now.
+    opted_out: frozenset[str] = field(default_factory=frozenset)
+
+
+Resolver = Callable[[AsyncSession, Event], Awaitable[list[Addressee]]]
+
+
+@dataclass(frozen=True)
+class MessageKind:
+    template: str
+    recipients: Resolver
+    # Mandatory messages ignore alert preferences (e.g. e-mail change confirmation).
+    mandatory: bool
+    channel: str = "email"
+
+    def wanted_by(self, addressee: Addressee) -> bool:
+        return self.mandatory or self.template not in addressee.opted_out
+
+
+async def account_holder(session: AsyncSession, event: Event) -> list[Addressee]:
+    """The account named by the event's `account_id`, from the local projection."""
+    account_id = event.account_id  # type: ignore[attr-defined]  # the catalog pairs it with account events
+    found = await repo.recipient(session, account_id)
+    if found is None:
+        raise RecipientUnknown(f"no contact data for account {account_id}")
+    return [Addressee(key=str(found.account_id), address=found.email, first_name=found.first_name,
+                      language=found.language, time_zone=found.time_zone, account_id=found.account_id)]
+
+
+CATALOG: dict[type[Event], MessageKind] = {
+    LoginFromNewLocation: MessageKind("login_from_new_location", account_holder, mandatory=False),
+}

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from manager_shared.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    """notifications settings (env prefix NOTIFICATIONS_)."""
+
+    model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./data/notifications.db"
+    # SMTP relay (NTF-03). Production: a submission port with STARTTLS and credentials.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_timeout: float = 10.0
+    # Name given in EHLO; set it, or the system's FQDN is looked up (slow without DNS).
+    smtp_local_hostname: str = "manager.local"
+    mail_from: str = "Manager <no-reply@manager.local>"
+    # Delivery worker (NTF-04): batch claimed per round, idle poll, retries.
+    delivery_batch_size: int = 20
+    delivery_poll_interval: float = 0.5
+    delivery_max_attempts: int = 10
+    delivery_backoff_base: float = 30.0
+    delivery_backoff_max: float = 3600.0
+    # A claimed batch is this replica's for so long; it stops sending before
+    # the lease ends, so another replica never sends the same message meanwhile.
+    delivery_lease_seconds: float = 120.0

@@ -1,0 +1,182 @@
+"""The delivery worker (NTF-03, NTF-04): sends queued messages, retries
+transient failures with exponential backoff, dead-letters the rest.
+
+Claim, send, record: a batch is claimed under a lease in a short
+transaction, sent over one SMTP connection, and each result is recorded in
+its own transaction right after its send. A crash between a send and its
+record re-sends that one message once the lease ends (SMTP gives no better);
+a message given up is published to `notifications.message.dlq` before its
+`dead` status commits, so it cannot end up dead without a trace.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from manager_shared.clock import Clock
+from manager_shared.db import Database
+
+from . import repository as repo
+from .config import Settings
+from .mailer import Outcome, SmtpMailer
+from .metrics import DELIVERY_SECONDS, MESSAGES
+from .models import DEAD, FAILED, SENT, Message
+
+log = logging.getLogger(__name__)
+
+DLQ_TOPIC = "notifications.message.dlq"
+# (body, topic, key, headers) -> completes when the broker has the record
+Publish = Callable[[bytes, str, bytes, dict[str, str]], Awaitable[object]]
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def dead_letter_record(message: Message, outcome: Outcome) -> tuple[bytes, bytes, dict[str, str]]:
+    """Body, key and headers of the dead-letter record of a message."""
+    body = json.dumps({
+        "message_id": message.id, "event_id": str(message.event_id), "event_type": message.event_type,
+        "recipient": message.recipient, "account_id": str(message.account_id) if message.account_id else None,
+        "address": message.address, "channel": message.channel, "template": message.template,
+        "language": message.language, "subject": message.subject, "attempts": message.attempts,
+        "created_at": _aware(message.created_at).isoformat(), "error": outcome.error}).encode()
+    headers = {
+        "x-error": (outcome.error or "")[:1000],
+        "x-error-kind": "permanent" if outcome.status == "dead" else "attempts_exhausted",
+        "x-attempts": str(message.attempts), "x-message-id": str(message.id),
+        "x-event-id": str(message.event_id), "x-event-type": message.event_type,
+        "x-channel": message.channel, "x-consumer": "notifications.delivery"}
+    return body, message.recipient.encode(), headers
+
+
+class DeliveryWorker:
+    """Background task of every replica; replicas share the work safely."""
+
+    def __init__(self, db: Database, mailer: SmtpMailer, clock: Clock, settings: Settings,
+                 publish: Publish) -> None:
+        self.db, self.mailer, self.clock, self.settings, self.publish = db, mailer, clock, settings, publish
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+
+    def wake(self) -> None:
+        """Look for due messages now (called when a transaction that queued one commits)."""
+        self._wake.set()
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work that does not run the database's commit hooks: the
+        worker's own writes must not wake it again (it would never idle)."""
+        async with self.db.sessions() as session, session.begin():
+            yield session
+
+    async def deliver_due(self) -> int:
+        """Claim and send one batch of due messages; returns how many were claimed."""
+        s = self.settings
+        now = self.clock.now()
+        lease_until = now + timedelta(seconds=s.delivery_lease_seconds)
+        async with self._transaction() as session:
+            batch = await repo.claim_due(session, now, lease_until, s.delivery_batch_size)
+        if batch:
+            # Stop in time to record the last result before another replica may claim.
+            margin = min(2 * s.smtp_timeout, s.delivery_lease_seconds / 2)
+            await self._send(batch, stop_at=lease_until - timedelta(seconds=margin))
+        return len(batch)
+
+    async def _send(self, batch: list[Message], stop_at: datetime) -> None:
+        async with self.mailer.session() as smtp:  # one connection for the whole batch
+            for done, message in enumerate(batch):
+                if self._stopping or self.clock.now() >= stop_at:
+                    return await self._release(batch[done:])
+                try:
+                    await self._record(message, await smtp.send(message))
+                except Exception:  # e.g. the database or the broker is down
+                    await self._release(batch[done + 1:])
+                    raise
+
+    async def _release(self, messages: list[Message]) -> None:
+        """Hand back claimed messages that were not tried, for any worker to take now."""
+        if messages:
+            async with self._transaction() as session:
+                await repo.release(session, [m.id for m in messages], self.clock.now())
+
+    def backoff(self, attempts: int) -> timedelta:
+        s = self.settings
+        return timedelta(seconds=min(s.delivery_backoff_base * 2 ** max(attempts - 1, 0), s.delivery_backoff_max))
+
+    async def _record(self, message: Message, outcome: Outcome) -> None:
+        now = self.clock.now()
+        if outcome.status == "sent":
+            values = {"status": SENT, "sent_at": now, "last_error": None}
+        elif outcome.status == "retry" and message.attempts < self.settings.delivery_max_attempts:
+            values = {"status": FAILED, "last_error": outcome.error,
+                      "next_attempt_at": now + self.backoff(message.attempts)}
+        else:
+            values = {"status": DEAD, "last_error": outcome.error}
+        async with self._transaction() as session:
+            await repo.update_message(session, message.id, **values)
+            if values["status"] == DEAD:
+                await self.publish(*self._dlq(message, outcome))
+        self._count(message, values["status"], now)
+
+    def _dlq(self, message: Message, outcome: Outcome) -> tuple[bytes, str, bytes, dict[str, str]]:
+        body, key, headers = dead_letter_record(message, outcome)
+        log.error("message %s to %s dead-lettered after %d attempt(s): %s", message.id, message.channel,
+                  message.attempts, outcome.error)
+        return body, DLQ_TOPIC, key, headers
+
+    def _count(self, message: Message, status: str, now: datetime) -> None:
+        MESSAGES.labels(message.channel, status).inc()
+        if status == SENT:
+            DELIVERY_SECONDS.labels(message.channel).observe(max((now - _aware(message.created_at)).total_seconds(), 0))
+
+    async def run(self) -> None:
+        backoff = 0.1
+        while not self._stopping:
+            self._wake.clear()  # before reading, so a commit during the batch is not missed
+            try:
+                while not self._stopping and await self.deliver_due():
+                    pass
+                backoff = 0.1
+            except Exception as exc:  # database or broker down: the messages wait, we retry
+                log.warning("delivery worker: %s, retrying in %.1fs", type(exc).__name__, backoff, exc_info=True)
+                await self._idle(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            await self._idle(self.settings.delivery_poll_interval)
+
+    async def _idle(self, seconds: float) -> None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+        # cancellation that lands as the event fires, and the task runs on.
+        try:
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
+        except TimeoutError:
+            pass
+
+    def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self.run(), name="notifications-delivery")
+
+    async def stop(self) -> None:
+        """Let the message being sent finish (bounded by the SMTP timeout),
+        hand back the rest of the batch, then end the task."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        done, _ = await asyncio.wait({task}, timeout=self.settings.smtp_timeout + 1)
+        if not done:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,135 @@
+"""E-mail through SMTP with aiosmtplib (NTF-03): one connection per batch,
+and every failure sorted into "try again later" or "give up"."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Literal
+
+import aiosmtplib
+
+from .config import Settings
+from .models import Message
+
+_ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[^@\s<>()\[\],;:\"\\]+$")
+
+
+_REFUSALS = (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Literal["sent", "retry", "dead"]
+    error: str | None = None
+
+
+def classify(exc: BaseException) -> Outcome:
+    """Transient (retry): no connection, timeouts, 4xx, trouble with our own
+    login or sender. Permanent (dead): 5xx about this message or recipient,
+    an address that cannot be sent to."""
+    error = f"{type(exc).__name__}: {exc}"[:1000]
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in exc.recipients]
+        return Outcome("dead" if any(c >= 500 for c in codes) else "retry", error)
+    if isinstance(exc, (aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPAuthenticationError,
+                        aiosmtplib.SMTPConnectResponseError, aiosmtplib.SMTPHeloError)):
+        return Outcome("retry", error)  # our configuration or the relay, not this message
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return Outcome("dead" if exc.code >= 500 else "retry", error)
+    if isinstance(exc, (ValueError, aiosmtplib.SMTPNotSupported)):
+        return Outcome("dead", error)  # e.g. non-ASCII address the relay cannot take
+    return Outcome("retry", error)
+
+
+def build_email(message: Message, mail_from: str) -> EmailMessage:
+    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "manager.local"
+    mail = EmailMessage()
+    mail["From"] = mail_from
+    mail["To"] = message.address
+    mail["Subject"] = message.subject
+    mail["Date"] = format_datetime(message.created_at)
+    # Stable per message: a copy re-sent after a crash is recognisably the same mail.
+    mail["Message-ID"] = f"<{message.event_id}.{message.id}@{domain}>"
+    mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
+    mail["X-Manager-Template"] = message.template
+    mail.set_content(message.body_text)
+    if message.body_html:
+        mail.add_alternative(message.body_html, subtype="html")
+    mail["Content-Language"] = message.language  # after the bodies: set_content drops Content-* headers
+    return mail
+
+
+class SmtpMailer:
+    """Opens SMTP sessions with the configured relay."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def session(self) -> "SmtpSession":
+        return SmtpSession(self.settings)
+
+
+class SmtpSession:
+    """One connection reused for a batch. After a failed connect the rest of
+    the batch is not tried again (each would wait for the same timeout); after
+    a dropped connection the next message reconnects."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client: aiosmtplib.SMTP | None = None
+        self.unreachable: Outcome | None = None
+
+    async def __aenter__(self) -> "SmtpSession":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self._close()
+
+    async def send(self, message: Message) -> Outcome:
+        if not _ADDRESS.match(message.address):
+            return Outcome("dead", f"invalid address: {message.address!r}"[:1000])
+        if self.unreachable:
+            return self.unreachable
+        try:
+            mail = build_email(message, self.settings.mail_from)
+        except (ValueError, TypeError) as exc:
+            return Outcome("dead", f"{type(exc).__name__}: {exc}"[:1000])
+        if not await self._connect():
+            return self.unreachable or Outcome("retry")
+        try:
+            await self.client.send_message(mail)
+        except Exception as exc:
+            outcome = classify(exc)
+            # A refusal leaves the session usable (aiosmtplib sent RSET); anything else may not.
+            if not self.client.is_connected or not isinstance(exc, _REFUSALS):
+                await self._close()
+            return outcome
+        return Outcome("sent")
+
+    async def _connect(self) -> bool:
+        if self.client is not None and self.client.is_connected:
+            return True
+        s = self.settings
+        self.client = aiosmtplib.SMTP(
+            hostname=s.smtp_host, port=s.smtp_port, username=s.smtp_username,
+            password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+            use_tls=s.smtp_tls, start_tls=s.smtp_starttls, timeout=s.smtp_timeout,
+            local_hostname=s.smtp_local_hostname)
+        try:
+            await self.client.connect()
+        except Exception as exc:
+            self.unreachable = Outcome("retry", classify(exc).error)
+            self.client = None
+            return False
+        return True
+
+    async def _close(self) -> None:
+        client, self.client = self.client, None
+        if client is None or not client.is_connected:
+            return
+        try:
+            await client.quit()
+        except Exception:  # closing a broken connection: nothing more to learn
+            client.close()

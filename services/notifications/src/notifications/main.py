@@ -1,0 +1,49 @@
+"""Composition root of notifications: settings, runtime, service, delivery worker, app."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from manager_shared.clock import Clock, SystemClock
+from manager_shared.runtime import ServiceRuntime
+
+from . import __version__, api, consumers
+from .config import Settings
+from .delivery import DLQ_TOPIC, DeliveryWorker
+from .mailer import SmtpMailer
+from .models import inbox_table, outbox_table
+from .service import QUEUED_FLAG, NotificationService
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+    runtime = ServiceRuntime("notifications", settings, outbox_table=outbox_table, inbox_table=inbox_table,
+                             migrations=MIGRATIONS)
+    service = NotificationService(clock=clock)
+    consumer = consumers.register(runtime, service)
+
+    async def publish(body: bytes, topic: str, key: bytes, headers: dict[str, str]) -> None:
+        await runtime.broker.publish(body, topic, key=key, headers=headers)
+
+    worker = DeliveryWorker(runtime.db, SmtpMailer(settings), clock, settings, publish)
+    # a consumer just queued a message: no need to wait for the next poll
+    runtime.db.on_commit(QUEUED_FLAG, worker.wake)
+    # the worker publishes dead letters: it runs while the broker is up
+    runtime.on_started(_async(worker.start))
+    runtime.on_shutdown(worker.stop)
+    runtime.produces(DLQ_TOPIC)
+    app = runtime.create_app(version=__version__, routers=[api.router],
+                             description="E-mail (and later SMS) messages made from the platform's events, "
+                                         "and their delivery log.")
+    app.state.notifications, app.state.delivery, app.state.consumer = service, worker, consumer
+    return app
+
+
+def _async(fn):
+    async def run() -> None:
+        fn()
+    return run

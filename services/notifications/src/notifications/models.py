@@ -1,0 +1,74 @@
+"""notifications' tables (SQLModel, own registry so services never share metadata)."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+from manager_shared.db import event_tables
+
+LANGUAGES = ("fr", "en", "de", "it", "es")
+PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
+
+
+class Base(SQLModel, registry=registry()):
+    pass
+
+
+def _tz() -> sa.DateTime:
+    return sa.DateTime(timezone=True)
+
+
+class Recipient(Base, table=True):
+    """Local projection of an account's contact data, fed by identity's
+    events; `version` is the highest account_version applied."""
+
+    account_id: uuid.UUID = Field(primary_key=True)
+    email: str = Field(max_length=254)
+    first_name: str = Field(max_length=100)
+    language: str = Field(max_length=2)
+    time_zone: str = Field(max_length=64)
+    version: int
+    updated_at: datetime = Field(sa_type=_tz())
+
+
+class Message(Base, table=True):
+    """One message to one recipient on one channel, made from one event.
+
+    The unique key makes a redelivered or replayed event produce nothing new
+    (NTF-04); the row is also the delivery log.
+    """
+
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "recipient", "channel", name="uq_message_once"),
+        sa.Index("ix_message_due", "status", "next_attempt_at"),
+        sa.Index("ix_message_account", "account_id", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True))
+    event_id: uuid.UUID
+    event_type: str = Field(max_length=100)
+    # Who, stably: the account id, or the address for someone without an account.
+    recipient: str = Field(max_length=254)
+    account_id: uuid.UUID | None = Field(default=None, nullable=True)
+    address: str = Field(max_length=254)
+    channel: str = Field(default="email", max_length=16)
+    template: str = Field(max_length=100)
+    language: str = Field(max_length=2)
+    subject: str = Field(max_length=300)
+    body_text: str = Field(sa_type=sa.Text)
+    body_html: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
+    status: str = Field(default=PENDING, max_length=16)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=1000, nullable=True)
+    created_at: datetime = Field(sa_type=_tz())
+    # When the worker may (re)try; while a worker holds it, the end of its lease.
+    next_attempt_at: datetime = Field(sa_type=_tz())
+    sent_at: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
+
+
+outbox_table, inbox_table = event_tables(Base.metadata)

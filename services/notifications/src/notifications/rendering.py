@@ -1,0 +1,96 @@
+"""Messages from Jinja2 templates, localized with Babel (NTF-02).
+
+Each message has, per language, `<template>/<lang>.subject.txt`,
+`<lang>.txt` and `<lang>.html` (only the .html ones are autoescaped).
+Every value printed by a template goes through `defang`, so text that comes
+from users or attackers (a name, a device string) can never become a link
+in a security e-mail (IDN-09).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from markupsafe import Markup
+
+from .models import LANGUAGES
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+PARTS = ("subject.txt", "txt", "html")
+FALLBACK_LANGUAGE = "en"
+
+_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*):(//)")
+_DOT_BEFORE_NAME = re.compile(r"(?i)(?<=[a-z0-9-])\.(?=[a-z][a-z0-9-]*)")
+
+
+def defang(value: Any) -> Any:
+    """Make URLs, host names and addresses unclickable: `https://x.example`
+    becomes `https[:]//x[.]example`, which no mail client turns into a link."""
+    if not isinstance(value, str):
+        return value
+    cleaned = _DOT_BEFORE_NAME.sub("[.]", _SCHEME.sub(r"\1[:]\2", value))
+    return Markup(cleaned) if isinstance(value, Markup) else cleaned
+
+
+@dataclass(frozen=True)
+class Rendered:
+    language: str  # the one used: the recipient's, or English for an unknown one
+    subject: str
+    text: str
+    html: str
+
+
+def zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+@pass_context
+def _datetime(ctx, value: datetime, format: str = "full") -> str:
+    return format_datetime(_aware(value), format, tzinfo=zone(ctx["time_zone"]), locale=ctx["lang"])
+
+
+@pass_context
+def _date(ctx, value: datetime, format: str = "long") -> str:
+    return format_date(_aware(value).astimezone(zone(ctx["time_zone"])), format, locale=ctx["lang"])
+
+
+@pass_context
+def _country(ctx, code: str | None) -> str:
+    if not code:
+        return ""
+    return Locale.parse(ctx["lang"]).territories.get(code.upper(), code)
+
+
+class Renderer:
+    """Renders a template in a language and time zone."""
+
+    def __init__(self, directory: Path = TEMPLATES) -> None:
+        self.env = Environment(
+            loader=FileSystemLoader(directory), autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined, finalize=defang, trim_blocks=True, lstrip_blocks=True,
+            keep_trailing_newline=True)
+        self.env.filters.update(datetime=_datetime, date=_date, country=_country)
+
+    def names(self, template: str, lang: str) -> list[str]:
+        return [f"{template}/{lang}.{part}" for part in PARTS]
+
+    def render(self, template: str, lang: str, time_zone: str, **context: Any) -> Rendered:
+        lang = lang if lang in LANGUAGES else FALLBACK_LANGUAGE
+        values = {**context, "lang": lang, "time_zone": time_zone}
+        subject, text, html = (self.env.get_template(n).render(values) for n in self.names(template, lang))
+        # One line, whatever the template or the data did: a header cannot hold a newline.
+        return Rendered(language=lang, subject=" ".join(subject.split())[:300], text=text, html=html)

@@ -1,0 +1,35 @@
+"""notifications' response models."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Status = Literal["pending", "sent", "failed", "dead"]
+
+
+class MessageRead(BaseModel):
+    """One entry of the delivery log."""
+
+    id: int
+    event_id: uuid.UUID
+    event_type: str
+    channel: str
+    template: str
+    language: str
+    address: str
+    subject: str
+    status: Status = Field(description="pending: queued; sent; failed: will be retried; dead: given up")
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+
+
+class MessagePage(BaseModel):
+    items: list[MessageRead]
+    # Pass as `before` for the next (older) page; null on the last page.
+    next_before: int | None = None

@@ -1,0 +1,134 @@
+"""Fixtures of notifications' tests: the app on a real database and the real
+SMTP catcher, events fed straight to the consumer, helpers that poll with a
+deadline instead of sleeping."""
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import partial
+from types import SimpleNamespace
+
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from manager_shared.db import migrate
+from manager_shared.events import AccountRegistered, Event, LoginFromNewLocation
+from notifications.config import Settings
+from notifications.main import MIGRATIONS, create_app
+from notifications.models import Message
+
+
+async def eventually(check, timeout: float = 5.0, interval: float = 0.02):
+    """Await `check()` until it returns something truthy; fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
+        await asyncio.sleep(interval)
+
+
+async def mails(catcher, predicate=lambda m: True, count: int = 1, timeout: float = 5.0) -> list[dict]:
+    """Wait (without blocking the event loop) until `count` received mails match."""
+    async def found():
+        matches = [m for m in list(catcher.messages) if predicate(m)]
+        return matches if len(matches) >= count else None
+    return await eventually(found, timeout)
+
+
+def registered(language: str = "en", email: str | None = None, version: int = 1, **kw) -> AccountRegistered:
+    account_id = kw.pop("account_id", uuid.uuid4())
+    return AccountRegistered(account_id=account_id, account_version=version,
+                             email=email or f"user-{account_id.hex[:8]}@example.com",
+                             first_name=kw.pop("first_name", "Anna"), last_name="Muster", language=language,
+                             time_zone=kw.pop("time_zone", "Europe/Zurich"), **kw)
+
+
+def new_location(account_id: uuid.UUID, **kw) -> LoginFromNewLocation:
+    values = {"ip": "203.0.113.7", "country": "CH", "city": "Lausanne", "device": "Firefox on Windows",
+              "login_at": datetime(2026, 3, 5, 14, 4, 5, tzinfo=timezone.utc)}
+    return LoginFromNewLocation(account_id=account_id, account_version=1, **{**values, **kw})
+
+
+@dataclass
+class Harness:
+    """The app with handles on its parts."""
+
+    app: FastAPI
+
+    @property
+    def runtime(self):
+        return self.app.state.runtime
+
+    @property
+    def worker(self):
+        return self.app.state.delivery
+
+    @property
+    def consumer(self):
+        return self.app.state.consumer
+
+    @property
+    def service(self):
+        return self.app.state.notifications
+
+    async def feed(self, *events: Event) -> list[str]:
+        return [await self.consumer.handle_raw(e.topic, e.to_bytes()) for e in events]
+
+    async def messages(self, *where) -> list[Message]:
+        async with self.runtime.db.transaction() as session:
+            return list((await session.execute(sa.select(Message).where(*where).order_by(Message.id))).scalars())
+
+    async def deliver_until(self, check, timeout: float = 5.0):
+        """Run the worker by hand until `check()` holds."""
+        async def step():
+            await self.worker.deliver_due()
+            return await check()
+        return await eventually(step, timeout)
+
+
+# Test modules cannot import this conftest (importlib mode): helpers come as fixtures.
+@pytest.fixture(name="eventually")
+def _eventually():
+    return eventually
+
+
+@pytest.fixture(name="mails")
+def _mails(mail_catcher):
+    return partial(mails, mail_catcher)
+
+
+@pytest.fixture
+def events():
+    return SimpleNamespace(registered=registered, new_location=new_location)
+
+
+@pytest.fixture
+def settings_for(mail_catcher):
+    """Settings for a database URL: the real SMTP catcher, fast retries."""
+    def make(database_url: str, **overrides) -> Settings:
+        values = {"database_url": database_url, "smtp_port": mail_catcher.smtp_port, "smtp_timeout": 3.0,
+                  "delivery_backoff_base": 0.05, "delivery_backoff_max": 0.2, "delivery_poll_interval": 0.1,
+                  "consumer_max_attempts": 2, "consumer_backoff_base": 0.01}
+        return Settings(**{**values, **overrides})
+    return make
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path}/notifications.db"
+
+
+@pytest.fixture
+async def harness(settings_for, sqlite_url):
+    """The app on a migrated SQLite file, without the broker (nothing started)."""
+    app = create_app(settings_for(sqlite_url))
+    await migrate(app.state.runtime.db, MIGRATIONS)
+    yield Harness(app)
+    await app.state.runtime.db.dispose()

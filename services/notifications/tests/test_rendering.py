@@ -1,0 +1,110 @@
+"""Unit tests of the messages themselves: languages, time zones, no links."""
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from notifications.catalog import CATALOG, Addressee
+from notifications.models import LANGUAGES
+from notifications.rendering import Renderer, defang
+
+SUBJECTS = {
+    "fr": "Nouvelle connexion à votre compte Manager",
+    "en": "New sign-in to your Manager account",
+    "de": "Neue Anmeldung bei Ihrem Manager-Konto",
+    "it": "Nuovo accesso al tuo account Manager",
+    "es": "Nuevo inicio de sesión en tu cuenta Manager",
+}
+# 2026-03-05 14:04:05 UTC, in the recipient's zone and words.
+WHEN = {
+    ("fr", "Europe/Zurich"): "jeudi 5 mars 2026, 15:04:05",
+    ("en", "America/New_York"): "Thursday, March 5, 2026, 9:04:05\u202fAM",
+    ("de", "Europe/Berlin"): "Donnerstag, 5. März 2026, 15:04:05",
+    ("it", "Europe/Rome"): "giovedì 5 marzo 2026 15:04:05",
+    ("es", "Atlantic/Canary"): "jueves, 5 de marzo de 2026, 14:04:05",
+}
+COUNTRY = {"fr": "Suisse", "en": "Switzerland", "de": "Schweiz", "it": "Svizzera", "es": "Suiza"}
+WHERE_TO_LOOK = {"fr": "Activité récente", "en": "Recent activity", "de": "Letzte Aktivitäten",
+                 "it": "Attività recenti", "es": "Actividad reciente"}
+IF_NOT_YOU = {  # change the password, turn on 2FA
+    "fr": ("changez votre mot de passe", "authentification à deux facteurs"),
+    "en": ("change your password", "two-factor authentication"),
+    "de": ("ändern Sie Ihr Passwort", "Zwei-Faktor-Authentifizierung"),
+    "it": ("cambia la tua password", "autenticazione a due fattori"),
+    "es": ("cambia tu contraseña", "autenticación de dos factores"),
+}
+# Anything a mail client would make clickable: a URL, a bare host name, an address.
+URL = re.compile(r"(?i)[a-z][a-z0-9+.-]*://|www\.|mailto:|\b[a-z0-9-]+\.(com|net|org|ch|example)\b|@")
+TAG = re.compile(r"(?i)<a[\s>]|<[a-z][^>]*\s(href|src|action)\s*=|<form|<script")
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Renderer:
+    return Renderer()
+
+
+def render(renderer, events, lang, time_zone="Europe/Zurich", first_name="Anna", **event):
+    to = Addressee(key="k", address="anna@example.com", first_name=first_name, language=lang, time_zone=time_zone)
+    return renderer.render("login_from_new_location", lang, time_zone,
+                           event=events.new_location(uuid.uuid4(), **event), to=to)
+
+
+@pytest.mark.parametrize(("lang", "time_zone"), list(WHEN))
+def test_ntf_02_new_location_mail_in_each_language(renderer, events, lang, time_zone):
+    out = render(renderer, events, lang, time_zone)
+    assert out.language == lang
+    assert out.subject == SUBJECTS[lang]
+    for body in (out.text, out.html):
+        assert WHEN[(lang, time_zone)] in body
+        assert f"Lausanne, {COUNTRY[lang]}" in body
+        assert "Firefox on Windows" in body and "203.0.113.7" in body
+        assert "Anna" in body
+    assert f'<html lang="{lang}">' in out.html
+
+
+def test_ntf_02_unknown_place_is_said_in_the_language(renderer, events):
+    out = render(renderer, events, "de", country=None, city=None)
+    assert "Ort:         unbekannter Ort" in out.text
+    assert "<td>unbekannter Ort</td>" in out.html
+
+
+def test_ntf_02_unknown_language_or_zone_falls_back(renderer, events):
+    out = render(renderer, events, "xx", time_zone="Mars/Olympus")
+    assert out.language == "en" and out.subject == SUBJECTS["en"]
+    assert "2:04:05\u202fPM" in out.text  # UTC
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_idn_09_security_mail_has_no_link(renderer, events, lang):
+    out = render(renderer, events, lang, first_name='<a href="https://evil.example/login">Anna</a>',
+                 device="Chrome https://evil.example/reset www.evil.example", city="evil.example")
+    for part in (out.subject, out.text, out.html):
+        assert not URL.search(part), part
+    assert not TAG.search(out.html), out.html  # (the text part may show "<a href" as letters)
+    assert "&lt;a href" in out.html  # the name is shown, escaped, never a tag
+    assert "https[:]//evil[.]example/reset" in out.text
+    # It says where to look instead, and what to do if it was not you.
+    assert WHERE_TO_LOOK[lang] in out.text and WHERE_TO_LOOK[lang] in out.html
+    for phrase in IF_NOT_YOU[lang]:
+        assert phrase in out.text and phrase in out.html
+
+
+def test_idn_09_defang_leaves_ordinary_text_alone():
+    assert defang("Firefox on Windows") == "Firefox on Windows"
+    assert defang("203.0.113.7 / 2001:db8::1") == "203.0.113.7 / 2001:db8::1"
+    assert defang("Donnerstag, 5. März 2026") == "Donnerstag, 5. März 2026"
+    assert defang("see http://a.example.com") == "see http[:]//a[.]example[.]com"
+
+
+def test_ntf_01_every_message_has_templates_in_every_language(renderer):
+    missing = []
+    for event_type, kind in CATALOG.items():
+        for lang in LANGUAGES:
+            for name in renderer.names(kind.template, lang):
+                try:
+                    renderer.env.loader.get_source(renderer.env, name)
+                except Exception:
+                    missing.append(f"{event_type.__name__}: {name}")
+    assert not missing, "templates missing:\n" + "\n".join(missing)

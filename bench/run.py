@@ -17,6 +17,7 @@ import json
 import os
 import platform as pyplatform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -69,8 +70,6 @@ async def http_signin_rate(base: str, n: int, concurrency: int) -> tuple[float, 
 
 
 def bench_signins(broker: TansuBroker, n: int) -> dict:
-    import subprocess
-
     tmp = tempfile.mkdtemp(prefix="bench-identity-")
     port = free_port()
     env = env_for("IDENTITY_", {**local_broker_settings(broker.bootstrap),
@@ -139,23 +138,37 @@ async def _applied(db) -> int:
 async def bench_events(broker: TansuBroker, db_url: str, burst: int, rate: float, seconds: float) -> dict:
     """Burst: `burst` events committed at once, time until all applied.
     Steady: `rate` events/s for `seconds`, p50/p95 lag from commit to applied."""
-    import sqlalchemy as sa
     from faststream.kafka import KafkaBroker
 
     from manager_shared.db import Database
-    from manager_shared.outbox import OutboxRelay
     from manager_shared.testing import probe
-
-    import subprocess
+    from manager_shared.topics import ensure_topics
 
     db = Database(db_url)
     await probe.create_tables(db)
     kafka = KafkaBroker(broker.bootstrap, log_level=10)
     topic = f"bench.events.{time.time_ns()}"
+    await ensure_topics(broker.bootstrap, [topic], partitions=3, replication=1)
     # The consumer is another process, as it is another service in production.
+    out = Path(tempfile.mkdtemp()) / "probe.out"
     consumer = subprocess.Popen([sys.executable, "-m", "manager_shared.testing.probe", db_url, broker.bootstrap,
-                                 topic, f"bench-{topic}", "quiet"], stdout=subprocess.PIPE, text=True)
-    assert consumer.stdout.readline().strip() == "ready"
+                                 topic, f"bench-{topic}", "quiet"], stdout=open(out, "w"), stderr=subprocess.STDOUT)
+    try:
+        while "ready" not in out.read_text():
+            if consumer.poll() is not None:
+                raise RuntimeError(f"probe consumer exited: {out.read_text()[-2000:]}")
+            await asyncio.sleep(0.1)
+        return await _measure(db, kafka, topic, burst, rate, seconds)
+    finally:
+        consumer.terminate()
+        consumer.wait(10)
+
+
+async def _measure(db, kafka, topic: str, burst: int, rate: float, seconds: float) -> dict:
+    import sqlalchemy as sa
+
+    from manager_shared.outbox import OutboxRelay
+    from manager_shared.testing import probe
 
     async def publish(_topic, key, value, headers):
         return await kafka.publish(value, topic, key=key, headers=headers, no_confirm=True)
@@ -182,9 +195,7 @@ async def bench_events(broker: TansuBroker, db_url: str, burst: int, rate: float
     await relay.stop()
     await kafka.stop()
     await db.dispose()
-    consumer.terminate()
-    consumer.wait(10)
-    return {"database": db_url.split("://")[0], "burst_events": burst, "burst_events_per_s": round(burst_rate, 1),
+    return {"database": db.url.split("://")[0], "burst_events": burst, "burst_events_per_s": round(burst_rate, 1),
             "steady_rate_per_s": rate, "steady_events": steady,
             "lag_p50_ms": round(statistics.median(lags) * 1000, 1), "lag_p95_ms": round(p95(lags) * 1000, 1)}
 

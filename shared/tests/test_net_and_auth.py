@@ -53,7 +53,7 @@ async def test_idn_03_token_checks():
     for bad, code in ((_token(key, exp=int(time.time()) - 60), "token_expired"),
                       (_token(key, aud="other"), "invalid_token"),
                       (_token(ec.generate_private_key(ec.SECP256R1())), "invalid_token"),
-                      (jwt.encode({"sub": "x"}, "secret", algorithm="HS256", headers={"kid": "k1"}), "invalid_token"),
+                      (jwt.encode({"sub": "x"}, "an-hmac-secret-long-enough-for-pyjwt-32b", algorithm="HS256", headers={"kid": "k1"}), "invalid_token"),
                       ("not.a.token", "invalid_token")):
         with pytest.raises(Unauthorized) as exc:
             await verifier.verify(bad)

@@ -47,6 +47,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - driver c
     # concurrent writers wait instead of failing with "database is locked".
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=30000")
+    # In WAL mode NORMAL is crash-safe for the application; only a power cut
+    # can lose the last commits (PostgreSQL is the production database).
+    cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
 

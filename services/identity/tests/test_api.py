@@ -58,3 +58,15 @@ async def test_x_03_identity_bad_input(client):
     r = await client.post("/v1/sessions", json={"email": SIGNUP["email"], "password": "nope"})
     assert (r.status_code, r.json()["code"]) == (401, "invalid_credentials")
     assert (await client.get("/v1/me")).json()["code"] == "unauthorized"
+
+
+async def test_idn_04_too_many_attempts_is_a_429_with_retry_after(client):
+    await client.post("/v1/accounts", json=SIGNUP)
+    codes = []
+    for _ in range(4):
+        r = await client.post("/v1/sessions", json={"email": SIGNUP["email"], "password": "not-it-at-all"})
+        codes.append(r.status_code)
+    assert codes == [401, 401, 401, 429]
+    assert r.json()["code"] == "too_many_attempts" and int(r.headers["Retry-After"]) >= 1
+    r = await client.post("/v1/sessions", json={"email": "nobody@example.fr", "password": "not-it-at-all"})
+    assert r.status_code == 401  # another e-mail from the same address is not locked yet

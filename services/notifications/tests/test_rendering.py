@@ -108,3 +108,33 @@ def test_ntf_01_every_message_has_templates_in_every_language(renderer):
                 except Exception:
                     missing.append(f"{event_type.__name__}: {name}")
     assert not missing, "templates missing:\n" + "\n".join(missing)
+
+
+FAILED_SUBJECTS = {
+    "fr": "Tentative de connexion échouée sur votre compte Manager",
+    "en": "Failed sign-in attempt on your Manager account",
+    "de": "Fehlgeschlagener Anmeldeversuch bei Ihrem Manager-Konto",
+    "it": "Tentativo di accesso non riuscito al tuo account Manager",
+    "es": "Intento fallido de inicio de sesión en tu cuenta Manager",
+}
+
+
+@pytest.mark.parametrize("lang", sorted(FAILED_SUBJECTS))
+def test_ntf_01_idn_08_failed_attempt_mail_in_each_language(renderer, lang):
+    from datetime import datetime, timezone
+
+    from manager_shared.events import LoginFailed
+
+    to = Addressee(key="k", address="anna@example.com", first_name="Anna", language=lang, time_zone="Europe/Zurich")
+    for country, attempts in (("CH", 4), (None, 1)):
+        event = LoginFailed(account_id=uuid.uuid4(), account_version=1, ip="80.128.1.1", country=country,
+                            device="Firefox on Windows", attempts=attempts,
+                            failed_at=datetime(2026, 3, 5, 14, 4, 5, tzinfo=timezone.utc))
+        out = renderer.render("login_failed", lang, "Europe/Zurich", event=event, to=to)
+        assert out.subject == FAILED_SUBJECTS[lang]
+        for body in (out.text, out.html):
+            assert "2026" in body and ":04:05" in body and "14:04" not in body  # Zurich time, not UTC
+            assert (COUNTRY[lang] in body) == (country == "CH")
+            assert ("(4 " in body) == (attempts == 4)
+            assert not URL.search(body.replace("80.128.1.1", "")) and not TAG.search(body)
+            assert WHERE_TO_LOOK[lang] in body

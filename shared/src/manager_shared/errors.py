@@ -25,6 +25,7 @@ class DomainError(Exception):
         self.code = code or self.code
         self.status = status or self.status
         self.details = details
+        self.headers: dict[str, str] = {}
 
 
 class NotFound(DomainError):
@@ -55,7 +56,8 @@ def error_body(code: str, message: str, **extra) -> dict:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, **exc.details), status_code=exc.status)
+        return JSONResponse(error_body(exc.code, exc.message, **exc.details), status_code=exc.status,
+                            headers=exc.headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -20,6 +20,17 @@ class Settings(ServiceSettings):
     access_token_ttl_seconds: int = 600
     refresh_token_ttl_days: int = 30
     browser_session_ttl_hours: int = 12
+    # Brute force (IDN-04): per e-mail typed and per source address.
+    account_delay_after: int = 3
+    account_lock_after: int = 10
+    account_lock_seconds: int = 900
+    account_max_failures_per_hour: int = 100
+    ip_delay_after: int = 20
+    ip_lock_after: int = 50
+    ip_lock_seconds: int = 900
+    ip_max_failures_per_hour: int = 500
+    # At most one LoginFailed alert per account in this window (IDN-08).
+    failed_alert_window_seconds: int = 900
     # Argon2id parameters (OWASP: m=19 MiB, t=2, p=1 at least).
     argon2_memory_kib: int = 19456
     argon2_time_cost: int = 2

@@ -7,6 +7,16 @@ class InvalidCredentials(Unauthorized):
     code, message = "invalid_credentials", "E-mail or password is incorrect."
 
 
+class TooManyAttempts(DomainError):
+    # The same for every e-mail, existing or not.
+    code, status, message = "too_many_attempts", 429, "Too many failed attempts. Try again later."
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after=retry_after)
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class AccountBlocked(DomainError):
     code, status, message = "account_blocked", 403, "This account is blocked. Contact support."
 
@@ -19,4 +29,4 @@ class WeakPassword(DomainError):
     code, status, message = "weak_password", 422, "Choose a longer or less common password."
 
 
-__all__ = ["AccountBlocked", "Conflict", "InvalidCredentials", "InvalidRefreshToken", "WeakPassword"]
+__all__ = ["AccountBlocked", "TooManyAttempts", "Conflict", "InvalidCredentials", "InvalidRefreshToken", "WeakPassword"]

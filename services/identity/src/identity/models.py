@@ -83,6 +83,20 @@ class RefreshToken(Base, table=True):
     used_at: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
 
 
+class SigninThrottle(Base, table=True):
+    """Failed sign-in tally of one key (hashed e-mail or source address), IDN-04."""
+
+    __tablename__ = "signin_throttle"
+
+    key: str = Field(primary_key=True, max_length=64)
+    consecutive: int = 0
+    hour_start: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
+    in_hour: int = 0
+    locked_until: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
+    # Last LoginFailed alert for this key: at most one per alert window (IDN-08).
+    alerted_at: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
+
+
 class SigningKey(Base, table=True):
     __tablename__ = "signing_key"
 

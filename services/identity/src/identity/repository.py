@@ -4,10 +4,11 @@ from __future__ import annotations
 import uuid
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from .models import Account, KnownLocation, RefreshToken, SignInSession, SigningKey
+from .models import Account, KnownLocation, RefreshToken, SignInSession, SigningKey, SigninThrottle
 
 
 async def account_by_email(session: AsyncSession, email_normalized: str) -> Account | None:
@@ -42,3 +43,23 @@ async def revoke_session(session: AsyncSession, session_id: uuid.UUID, now) -> N
 async def active_signing_key(session: AsyncSession) -> SigningKey | None:
     return (await session.execute(select(SigningKey).where(SigningKey.active.is_(True))
                                   .order_by(SigningKey.created_at.desc()).limit(1))).scalar_one_or_none()
+
+
+async def throttles(session: AsyncSession, keys) -> list[SigninThrottle]:
+    return list((await session.execute(select(SigninThrottle).where(SigninThrottle.key.in_(keys)))).scalars())
+
+
+async def throttle_for_update(session: AsyncSession, key: str) -> SigninThrottle:
+    """The key's tally row, locked for this transaction (created if new; a
+    concurrent creator makes us re-read rather than fail)."""
+    query = select(SigninThrottle).where(SigninThrottle.key == key).with_for_update()
+    row = (await session.execute(query)).scalar_one_or_none()
+    if row is not None:
+        return row
+    try:
+        async with session.begin_nested():
+            row = SigninThrottle(key=key)
+            session.add(row)
+        return row
+    except IntegrityError:
+        return (await session.execute(query)).scalar_one()

@@ -11,15 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from manager_shared.clock import Clock
 from manager_shared.db import Database
-from manager_shared.events import AccountRegistered, LoginFromNewLocation
+from manager_shared.events import AccountRegistered, LoginFailed, LoginFromNewLocation
 from manager_shared.metrics import BUSINESS_EVENTS
 from manager_shared.outbox import Outbox
 
 from . import repository as repo
+from . import throttle
 from .config import Settings
-from .errors import AccountBlocked, InvalidCredentials, InvalidRefreshToken
+from .errors import AccountBlocked, InvalidCredentials, InvalidRefreshToken, TooManyAttempts
 from .location import Location
-from .models import Account, KnownLocation, RefreshToken, SignInSession
+from .models import Account, KnownLocation, RefreshToken, SignInSession, SigninThrottle
 from .passwords import Passwords
 from .schemas import AccountCreate, TokenPair
 from .tokens import TokenIssuer, hash_token, new_refresh_token
@@ -74,12 +75,17 @@ class IdentityService:
         of CPU) happens between them, so no database connection or lock is
         held while hashing.
         """
+        normalized = normalize_email(email)
+        keys = (throttle.email_key(normalized), throttle.ip_key(where.ip))
         async with db.transaction() as session:
-            account = await repo.account_by_email(session, normalize_email(email))
+            await self._refuse_if_throttled(session, keys)
+            account = await repo.account_by_email(session, normalized)
             stored_hash = account.password_hash if account else None
         ok = await self.passwords.verify(stored_hash, password)
         if not account or not ok:
             BUSINESS_EVENTS.labels("identity", "sign_in", "failed").inc()
+            async with db.transaction() as session:
+                await self._record_failure(session, keys, account, where)
             raise InvalidCredentials()
         new_hash = await self.passwords.hash(password) if self.passwords.needs_rehash(stored_hash) else None
         async with db.transaction() as session:
@@ -91,10 +97,55 @@ class IdentityService:
             if new_hash:
                 account.password_hash = new_hash  # parameters were raised since it was stored
             now = self.clock.now()
+            await self._record_success(session, keys[0])
             await self._note_location(session, account, where, now)
             pair = await self._open_session(session, account, where, persistent, now)
         BUSINESS_EVENTS.labels("identity", "sign_in", "succeeded").inc()
         return pair
+
+    def _limits(self, key: str) -> throttle.Limits:
+        s = self.settings
+        if key.startswith("ip:"):
+            return throttle.Limits(s.ip_delay_after, s.ip_lock_after, s.ip_lock_seconds, s.ip_max_failures_per_hour)
+        return throttle.Limits(s.account_delay_after, s.account_lock_after, s.account_lock_seconds,
+                               s.account_max_failures_per_hour)
+
+    async def _refuse_if_throttled(self, session: AsyncSession, keys: tuple[str, ...]) -> None:
+        """IDN-04: a locked e-mail or address is refused before any password
+        check, with the same answer whether or not the e-mail has an account."""
+        now = self.clock.now()
+        wait = max([throttle.retry_after(_tally(row), now) for row in await repo.throttles(session, keys)],
+                   default=0)
+        if wait:
+            BUSINESS_EVENTS.labels("identity", "sign_in", "throttled").inc()
+            raise TooManyAttempts(wait)
+
+    async def _record_failure(self, session: AsyncSession, keys: tuple[str, ...], account: Account | None,
+                              where: Location) -> None:
+        now = self.clock.now()
+        for key in keys:
+            row = await repo.throttle_for_update(session, key)
+            tally = throttle.after_failure(_tally(row), now, self._limits(key))
+            row.consecutive, row.hour_start, row.in_hour, row.locked_until = (
+                tally.consecutive, tally.hour_start, tally.in_hour, tally.locked_until)
+            if account is not None and key == keys[0]:
+                await self._alert_failure(session, row, account, where, now)
+
+    async def _alert_failure(self, session: AsyncSession, row: SigninThrottle, account: Account,
+                             where: Location, now: datetime) -> None:
+        """IDN-08: tell the owner, but not once per attempt."""
+        window = timedelta(seconds=self.settings.failed_alert_window_seconds)
+        if row.alerted_at is not None and now - _aware(row.alerted_at) < window:
+            return
+        row.alerted_at = now
+        await self.outbox.record(session, LoginFailed(
+            account_id=account.id, account_version=account.version, ip=where.ip, country=where.country,
+            device=where.device, attempts=row.consecutive, failed_at=now, occurred_at=now))
+
+    async def _record_success(self, session: AsyncSession, key: str) -> None:
+        rows = await repo.throttles(session, (key,))
+        if rows and rows[0].consecutive:
+            rows[0].consecutive, rows[0].locked_until = 0, None
 
     async def _note_location(self, session: AsyncSession, account: Account, where: Location, now: datetime) -> None:
         known = await repo.known_location(session, account.id, where.place_key, where.device)
@@ -159,6 +210,14 @@ class RefreshTokenReused(Exception):
     def __init__(self, session_id: uuid.UUID) -> None:
         super().__init__("refresh token reused")
         self.session_id = session_id
+
+
+def _tally(row: SigninThrottle | None) -> throttle.Tally:
+    if row is None:
+        return throttle.Tally()
+    return throttle.Tally(consecutive=row.consecutive, in_hour=row.in_hour,
+                          hour_start=_aware(row.hour_start) if row.hour_start else None,
+                          locked_until=_aware(row.locked_until) if row.locked_until else None)
 
 
 def _aware(value: datetime) -> datetime:

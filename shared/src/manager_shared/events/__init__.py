@@ -12,12 +12,13 @@ from pydantic import Field, TypeAdapter
 
 from .base import Event, utcnow
 from .billing import BillingAccountOpened
-from .identity import AccountRegistered, LoginFromNewLocation
+from .identity import AccountRegistered, LoginFailed, LoginFromNewLocation
 from .organizations import MemberAdded, OrganizationCreated
 
 ALL_EVENTS: tuple[type[Event], ...] = (
     AccountRegistered,
     LoginFromNewLocation,
+    LoginFailed,
     OrganizationCreated,
     MemberAdded,
     BillingAccountOpened,
@@ -44,6 +45,6 @@ def parse_event(raw: bytes | str) -> Event:
 
 __all__ = [
     "ALL_EVENTS", "EVENTS_BY_TYPE", "TOPICS", "Event", "UnknownEventType", "parse_event", "utcnow",
-    "AccountRegistered", "LoginFromNewLocation", "OrganizationCreated", "MemberAdded",
+    "AccountRegistered", "LoginFromNewLocation", "LoginFailed", "OrganizationCreated", "MemberAdded",
     "BillingAccountOpened",
 ]

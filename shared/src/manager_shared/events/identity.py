@@ -46,3 +46,16 @@ class LoginFromNewLocation(_AccountEvent):
     city: str | None = None
     device: str
     login_at: datetime
+
+
+class LoginFailed(_AccountEvent):
+    """Sent when a wrong password was typed for this account's login (IDN-08),
+    at most once per alert window however many attempts follow; notifications
+    sends the security e-mail. `attempts` counts failures since the last alert."""
+
+    type: Literal["LoginFailed"] = "LoginFailed"
+    ip: str
+    country: str | None
+    device: str
+    attempts: int
+    failed_at: datetime

@@ -70,3 +70,10 @@ async def test_idn_04_too_many_attempts_is_a_429_with_retry_after(client):
     assert r.json()["code"] == "too_many_attempts" and int(r.headers["Retry-After"]) >= 1
     r = await client.post("/v1/sessions", json={"email": "nobody@example.fr", "password": "not-it-at-all"})
     assert r.status_code == 401  # another e-mail from the same address is not locked yet
+
+
+async def test_idn_01_common_password_refused_before_the_address_is_looked_up(client):
+    await client.post("/v1/accounts", json=SIGNUP)
+    for email in (SIGNUP["email"], "fresh@example.fr"):  # taken or not: the same answer
+        r = await client.post("/v1/accounts", json={**SIGNUP, "email": email, "password": "password123"})
+        assert (r.status_code, r.json()["code"], r.json()["reason"]) == (422, "weak_password", "too_common")

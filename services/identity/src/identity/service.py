@@ -21,6 +21,7 @@ from .config import Settings
 from .errors import AccountBlocked, InvalidCredentials, InvalidRefreshToken, TooManyAttempts
 from .location import Location
 from .models import Account, KnownLocation, RefreshToken, SignInSession, SigninThrottle
+from .password_policy import check_password
 from .passwords import Passwords
 from .schemas import AccountCreate, TokenPair
 from .tokens import TokenIssuer, hash_token, new_refresh_token
@@ -41,6 +42,9 @@ class IdentityService:
     async def register(self, session: AsyncSession, data: AccountCreate, where: Location) -> Account | None:
         """Create the account (IDN-01). An address already in use gets the
         same answer as a new one (no enumeration); returns None then."""
+        # Checked before looking the address up: a weak password is refused
+        # the same way whether or not the address has an account.
+        check_password(data.password, email=data.email, first_name=data.first_name, last_name=data.last_name)
         normalized = normalize_email(data.email)
         if await repo.account_by_email(session, normalized):
             BUSINESS_EVENTS.labels("identity", "register", "existing_email").inc()

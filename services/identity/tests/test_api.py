@@ -77,3 +77,31 @@ async def test_idn_01_common_password_refused_before_the_address_is_looked_up(cl
     for email in (SIGNUP["email"], "fresh@example.fr"):  # taken or not: the same answer
         r = await client.post("/v1/accounts", json={**SIGNUP, "email": email, "password": "password123"})
         assert (r.status_code, r.json()["code"], r.json()["reason"]) == (422, "weak_password", "too_common")
+
+
+async def test_idn_11_preferences_change_is_published_whole(client):
+    await client.post("/v1/accounts", json=SIGNUP)
+    tokens = (await client.post("/v1/sessions", json={"email": SIGNUP["email"],
+                                                       "password": SIGNUP["password"]})).json()
+    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+    r = await client.get("/v1/me/preferences", headers=auth)
+    assert r.json() == {"language": "fr", "time_zone": "Europe/Paris",
+                        "alerts": {"LoginFromNewLocation": True, "LoginFailed": True}}
+    r = await client.patch("/v1/me/preferences", headers=auth,
+                           json={"language": "it", "alerts": {"LoginFailed": False}})
+    assert r.status_code == 200 and r.json()["language"] == "it" and r.json()["alerts"]["LoginFailed"] is False
+    r = await client.patch("/v1/me/preferences", headers=auth, json={"alerts": {"PasswordChanged": False}})
+    assert r.status_code == 422  # mandatory messages cannot be turned off
+    r = await client.patch("/v1/me/preferences", headers=auth, json={"time_zone": "Moon/Base"})
+    assert r.status_code == 422
+
+    import sqlalchemy as sa
+
+    from identity.models import outbox_table
+    from manager_shared.events import parse_event
+
+    async with client._transport.app.state.runtime.db.transaction() as s:
+        events = [parse_event(p) for p in (await s.execute(sa.select(outbox_table.c.payload))).scalars()]
+    changed = [e for e in events if e.type == "AccountPreferencesChanged"]
+    assert [(e.language, e.time_zone, e.disabled_alerts, e.account_version) for e in changed] == [
+        ("it", "Europe/Paris", ["LoginFailed"], 2)]

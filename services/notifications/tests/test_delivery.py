@@ -132,7 +132,7 @@ async def test_ntf_04_invalid_address_is_dead_at_once(harness, events):
 async def test_ntf_05_opted_out_alert_is_not_queued_unless_mandatory(harness, events, mandatory, expected):
     async def opted_out(session, event):
         return [Addressee(key="k", address="x@example.com", first_name="X", language="en",
-                          time_zone="UTC", opted_out=frozenset({"login_from_new_location"}))]
+                          time_zone="UTC", opted_out=frozenset({"LoginFromNewLocation"}))]
 
     login = events.new_location(uuid.uuid4())
     service = NotificationService(clock=SystemClock(), catalog={

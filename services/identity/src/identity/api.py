@@ -13,7 +13,8 @@ from . import repository as repo
 from .db import get_session
 from .errors import InvalidRefreshToken
 from .location import Location, locate
-from .schemas import AccountCreate, AccountCreated, AccountRead, Refresh, SignIn, TokenPair
+from .schemas import (AccountCreate, AccountCreated, AccountRead, Preferences, PreferencesUpdate, Refresh, SignIn,
+                      TokenPair)
 from .service import IdentityService, RefreshTokenReused
 
 router = APIRouter(prefix="/v1", tags=["identity"])
@@ -74,6 +75,24 @@ async def me(request: Request, who: Principal = Depends(current_principal), sess
     if account is None:
         raise NotFound()
     return AccountRead.model_validate(account, from_attributes=True)
+
+
+@router.get("/me/preferences", response_model=Preferences)
+async def get_preferences(request: Request, who: Principal = Depends(current_principal),
+                          session: AsyncSession = Depends(get_session)):
+    """Language, time zone and which optional security alerts are sent (IDN-10, IDN-11)."""
+    account = await repo.account_by_id(session, who.account_id)
+    if account is None:
+        raise NotFound()
+    return service_of(request).preferences(account)
+
+
+@router.patch("/me/preferences", response_model=Preferences)
+async def update_preferences(change: PreferencesUpdate, request: Request,
+                             who: Principal = Depends(current_principal),
+                             session: AsyncSession = Depends(get_session)):
+    """Change language, time zone or alert choices; e-mails and dates use them from then on."""
+    return await service_of(request).update_preferences(session, who.account_id, change)
 
 
 @wellknown.get("/.well-known/jwks.json")

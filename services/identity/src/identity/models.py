@@ -32,6 +32,8 @@ class Account(Base, table=True):
     recovery_email: str | None = Field(default=None, max_length=254)
     recovery_phone: str | None = Field(default=None, max_length=20)
     status: str = Field(default="active", max_length=16)
+    # Optional security alerts turned off (event type names, comma-separated).
+    disabled_alerts: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
     version: int = 1
     created_at: datetime = Field(sa_type=_tz())
     updated_at: datetime = Field(sa_type=_tz())

@@ -8,6 +8,8 @@ from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from manager_shared.events.identity import OptionalAlert
+
 Language = Literal["fr", "en", "de", "it", "es"]
 _ZONES = frozenset(available_timezones())
 
@@ -29,6 +31,28 @@ class AccountCreate(_Strict):
     @classmethod
     def _known_zone(cls, v: str) -> str:
         if v not in _ZONES:
+            raise ValueError("unknown IANA time zone")
+        return v
+
+
+class Preferences(BaseModel):
+    """Language, time zone and the optional security alerts (IDN-10, IDN-11).
+    Codes, e-mail change confirmations and blocking notices always go."""
+
+    language: Language
+    time_zone: str
+    alerts: dict[OptionalAlert, bool]
+
+
+class PreferencesUpdate(_Strict):
+    language: Language | None = None
+    time_zone: str | None = None
+    alerts: dict[OptionalAlert, bool] | None = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, v: str | None) -> str | None:
+        if v is not None and v not in _ZONES:
             raise ValueError("unknown IANA time zone")
         return v
 

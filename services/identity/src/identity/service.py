@@ -5,13 +5,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import get_args
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from manager_shared.clock import Clock
 from manager_shared.db import Database
-from manager_shared.events import AccountRegistered, LoginFailed, LoginFromNewLocation
+from manager_shared.errors import NotFound
+from manager_shared.events import AccountPreferencesChanged, AccountRegistered, LoginFailed, LoginFromNewLocation
+from manager_shared.events.identity import OptionalAlert
 from manager_shared.metrics import BUSINESS_EVENTS
 from manager_shared.outbox import Outbox
 
@@ -23,7 +26,7 @@ from .location import Location
 from .models import Account, KnownLocation, RefreshToken, SignInSession, SigninThrottle
 from .password_policy import check_password
 from .passwords import Passwords
-from .schemas import AccountCreate, TokenPair
+from .schemas import AccountCreate, Preferences, PreferencesUpdate, TokenPair
 from .tokens import TokenIssuer, hash_token, new_refresh_token
 
 
@@ -202,6 +205,33 @@ class IdentityService:
             raise InvalidRefreshToken()
         stored.used_at = now
         return await self._issue(session, account.id, signin, now)
+
+    def preferences(self, account: Account) -> Preferences:
+        disabled = set(filter(None, account.disabled_alerts.split(",")))
+        return Preferences(language=account.language, time_zone=account.time_zone,
+                           alerts={alert: alert not in disabled for alert in get_args(OptionalAlert)})
+
+    async def update_preferences(self, session: AsyncSession, account_id: uuid.UUID,
+                                 change: PreferencesUpdate) -> Preferences:
+        """IDN-11 language/time zone, IDN-10 alert choices; published whole so
+        notifications uses them for the next message."""
+        account = await repo.account_by_id(session, account_id)
+        if account is None:
+            raise NotFound()
+        current = self.preferences(account)
+        alerts = {**current.alerts, **(change.alerts or {})}
+        new = Preferences(language=change.language or current.language,
+                          time_zone=change.time_zone or current.time_zone, alerts=alerts)
+        if new == current:
+            return current
+        account.language, account.time_zone = new.language, new.time_zone
+        account.disabled_alerts = ",".join(sorted(a for a, on in alerts.items() if not on))
+        account.version += 1
+        account.updated_at = self.clock.now()
+        await self.outbox.record(session, AccountPreferencesChanged(
+            account_id=account.id, account_version=account.version, language=new.language,
+            time_zone=new.time_zone, disabled_alerts=sorted(a for a, on in alerts.items() if not on)))
+        return new
 
     async def sign_out(self, session: AsyncSession, session_id: uuid.UUID) -> None:
         await repo.revoke_session(session, session_id, self.clock.now())

@@ -28,8 +28,8 @@ class Addressee:
     language: str
     time_zone: str
     account_id: uuid.UUID | None = None
-    # Templates of optional alerts this person turned off (IDN-10, NTF-05).
-    # identity does not publish these choices yet, so it is empty for now.
+    # Event types of optional alerts this person turned off (IDN-10, NTF-05),
+    # from identity's AccountPreferencesChanged.
     opted_out: frozenset[str] = field(default_factory=frozenset)
 
 
@@ -44,8 +44,8 @@ class MessageKind:
     mandatory: bool
     channel: str = "email"
 
-    def wanted_by(self, addressee: Addressee) -> bool:
-        return self.mandatory or self.template not in addressee.opted_out
+    def wanted_by(self, addressee: Addressee, event_type: str) -> bool:
+        return self.mandatory or event_type not in addressee.opted_out
 
 
 async def account_holder(session: AsyncSession, event: Event) -> list[Addressee]:
@@ -55,7 +55,8 @@ async def account_holder(session: AsyncSession, event: Event) -> list[Addressee]
     if found is None:
         raise RecipientUnknown(f"no contact data for account {account_id}")
     return [Addressee(key=str(found.account_id), address=found.email, first_name=found.first_name,
-                      language=found.language, time_zone=found.time_zone, account_id=found.account_id)]
+                      language=found.language, time_zone=found.time_zone, account_id=found.account_id,
+                      opted_out=frozenset(filter(None, found.disabled_alerts.split(","))))]
 
 
 CATALOG: dict[type[Event], MessageKind] = {

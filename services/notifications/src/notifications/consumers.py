@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from manager_shared.consumer import EventConsumer
-from manager_shared.events import AccountRegistered, Event
+from manager_shared.events import AccountPreferencesChanged, AccountRegistered, Event
 from manager_shared.runtime import ServiceRuntime
 
 from .service import NotificationService
@@ -19,6 +19,10 @@ def register(runtime: ServiceRuntime, service: NotificationService) -> EventCons
     @consumer.on(AccountRegistered)
     async def account_registered(session: AsyncSession, event: AccountRegistered) -> None:
         await service.remember_account(session, event)
+
+    @consumer.on(AccountPreferencesChanged)
+    async def preferences_changed(session: AsyncSession, event: AccountPreferencesChanged) -> None:
+        await service.remember_preferences(session, event)
 
     async def queue_messages(session: AsyncSession, event: Event) -> None:
         await service.notify(session, event)

@@ -31,6 +31,8 @@ class Recipient(Base, table=True):
     first_name: str = Field(max_length=100)
     language: str = Field(max_length=2)
     time_zone: str = Field(max_length=64)
+    # Optional alerts turned off (event types, comma-separated), NTF-05.
+    disabled_alerts: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
     version: int
     updated_at: datetime = Field(sa_type=_tz())
 

@@ -33,6 +33,12 @@ async def upsert_recipient(session: AsyncSession, values: dict) -> None:
     await session.execute(stmt)
 
 
+async def update_recipient(session: AsyncSession, account_id: uuid.UUID, version: int, values: dict) -> None:
+    """Apply a change of a known recipient, only ever moving to a higher version."""
+    await session.execute(sa.update(Recipient).where(Recipient.account_id == account_id, Recipient.version < version)
+                          .values(version=version, **values))
+
+
 async def add_message(session: AsyncSession, values: dict) -> bool:
     """Queue a message; False if this event already made it (NTF-04)."""
     stmt = _insert(session, Message).values(**values).on_conflict_do_nothing(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from manager_shared.auth import Principal
 from manager_shared.clock import Clock
-from manager_shared.events import AccountRegistered, Event
+from manager_shared.events import AccountPreferencesChanged, AccountRegistered, Event
 
 from . import repository as repo
 from .catalog import CATALOG, Addressee, MessageKind
@@ -38,13 +38,20 @@ class NotificationService:
             "language": event.language, "time_zone": event.time_zone, "version": event.account_version,
             "updated_at": self.clock.now()})
 
+    async def remember_preferences(self, session: AsyncSession, event: AccountPreferencesChanged) -> None:
+        """Language, time zone and alert choices (IDN-10/11, NTF-05); a late
+        or repeated event (lower or equal version) changes nothing."""
+        await repo.update_recipient(session, event.account_id, event.account_version, {
+            "language": event.language, "time_zone": event.time_zone,
+            "disabled_alerts": ",".join(event.disabled_alerts), "updated_at": self.clock.now()})
+
     async def notify(self, session: AsyncSession, event: Event) -> int:
         """Queue the messages `event` calls for (NTF-01); returns how many are
         new. Runs in the consumer's transaction, beside its inbox record."""
         kind = self.catalog[type(event)]
         queued = 0
         for addressee in await kind.recipients(session, event):
-            if kind.wanted_by(addressee) and await self._queue(session, event, kind, addressee):
+            if kind.wanted_by(addressee, event.type) and await self._queue(session, event, kind, addressee):
                 queued += 1
         return queued
 

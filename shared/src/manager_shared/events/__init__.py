@@ -12,13 +12,14 @@ from pydantic import Field, TypeAdapter
 
 from .base import Event, utcnow
 from .billing import BillingAccountOpened
-from .identity import AccountRegistered, LoginFailed, LoginFromNewLocation
+from .identity import AccountPreferencesChanged, AccountRegistered, LoginFailed, LoginFromNewLocation
 from .organizations import MemberAdded, OrganizationCreated
 
 ALL_EVENTS: tuple[type[Event], ...] = (
     AccountRegistered,
     LoginFromNewLocation,
     LoginFailed,
+    AccountPreferencesChanged,
     OrganizationCreated,
     MemberAdded,
     BillingAccountOpened,
@@ -45,6 +46,6 @@ def parse_event(raw: bytes | str) -> Event:
 
 __all__ = [
     "ALL_EVENTS", "EVENTS_BY_TYPE", "TOPICS", "Event", "UnknownEventType", "parse_event", "utcnow",
-    "AccountRegistered", "LoginFromNewLocation", "LoginFailed", "OrganizationCreated", "MemberAdded",
+    "AccountRegistered", "LoginFromNewLocation", "LoginFailed", "AccountPreferencesChanged", "OrganizationCreated", "MemberAdded",
     "BillingAccountOpened",
 ]

@@ -8,6 +8,8 @@ from uuid import UUID
 from .base import Event
 
 Language = Literal["fr", "en", "de", "it", "es"]
+# Security alerts an account may turn off (IDN-10); every other message is mandatory.
+OptionalAlert = Literal["LoginFromNewLocation", "LoginFailed"]
 
 
 class _AccountEvent(Event):
@@ -59,3 +61,14 @@ class LoginFailed(_AccountEvent):
     device: str
     attempts: int
     failed_at: datetime
+
+
+class AccountPreferencesChanged(_AccountEvent):
+    """Sent when the account changed its language, time zone or the optional
+    security alerts it receives (IDN-10, IDN-11); carries the full current
+    preferences, so a consumer needs no earlier state."""
+
+    type: Literal["AccountPreferencesChanged"] = "AccountPreferencesChanged"
+    language: Language
+    time_zone: str
+    disabled_alerts: list[OptionalAlert]

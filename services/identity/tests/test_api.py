@@ -105,3 +105,55 @@ async def test_idn_11_preferences_change_is_published_whole(client):
     changed = [e for e in events if e.type == "AccountPreferencesChanged"]
     assert [(e.language, e.time_zone, e.disabled_alerts, e.account_version) for e in changed] == [
         ("it", "Europe/Paris", ["LoginFailed"], 2)]
+
+
+async def _signed_in(client, ip="80.128.1.1"):
+    await client.post("/v1/accounts", json=SIGNUP)
+    tokens = (await client.post("/v1/sessions", json={"email": SIGNUP["email"], "password": SIGNUP["password"]},
+                                headers={"X-Forwarded-For": ip, "User-Agent": FIREFOX})).json()
+    return tokens, {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+async def test_idn_05_change_password_ends_other_sessions_and_tells_the_owner(client):
+    mine, auth = await _signed_in(client)
+    other = (await client.post("/v1/sessions", json={"email": SIGNUP["email"], "password": SIGNUP["password"]})).json()
+    r = await client.post("/v1/me/password", headers=auth,
+                          json={"current_password": "not-the-password", "new_password": "Mont-Blanc-Chamonix-9"})
+    assert (r.status_code, r.json()["code"]) == (403, "wrong_password")
+    r = await client.post("/v1/me/password", headers=auth,
+                          json={"current_password": SIGNUP["password"], "new_password": "password1"})
+    assert (r.status_code, r.json()["reason"]) == (422, "too_common")
+    r = await client.post("/v1/me/password", headers={**auth, "X-Forwarded-For": "80.128.1.1", "User-Agent": FIREFOX},
+                          json={"current_password": SIGNUP["password"], "new_password": "Mont-Blanc-Chamonix-9"})
+    assert r.status_code == 204
+    # the other session is over; this one goes on
+    r = await client.post("/v1/sessions/refresh", json={"refresh_token": other["refresh_token"]})
+    assert r.status_code == 401
+    assert (await client.post("/v1/sessions/refresh", json={"refresh_token": mine["refresh_token"]})).status_code == 200
+    ok = await client.post("/v1/sessions", json={"email": SIGNUP["email"], "password": "Mont-Blanc-Chamonix-9"})
+    assert ok.status_code == 200
+
+    import sqlalchemy as sa
+
+    from identity.models import outbox_table
+    from manager_shared.events import parse_event
+
+    async with client._transport.app.state.runtime.db.transaction() as s:
+        events = [parse_event(p) for p in (await s.execute(sa.select(outbox_table.c.payload))).scalars()]
+    assert [(e.country, e.device) for e in events if e.type == "PasswordChanged"] == [("DE", "Firefox on Windows")]
+
+
+async def test_idn_19_reauthenticate_refreshes_auth_time(client):
+    import asyncio
+
+    import jwt
+
+    tokens, auth = await _signed_in(client)
+    first = jwt.decode(tokens["access_token"], options={"verify_signature": False})["auth_time"]
+    await asyncio.sleep(1.1)  # auth_time has a one-second grain
+    r = await client.post("/v1/sessions/current/reauthenticate", headers=auth, json={"password": "wrong!"})
+    assert (r.status_code, r.json()["code"]) == (403, "wrong_password")
+    r = await client.post("/v1/sessions/current/reauthenticate", headers=auth, json={"password": SIGNUP["password"]})
+    assert r.status_code == 200
+    again = jwt.decode(r.json()["access_token"], options={"verify_signature": False})
+    assert again["auth_time"] > first and again["sid"] == str(tokens["session_id"])

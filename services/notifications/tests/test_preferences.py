@@ -31,3 +31,18 @@ async def test_idn_11_language_change_applies_to_the_next_mail_and_old_events_do
     await harness.feed(events.new_location(account.account_id))
     sent = await harness.messages()
     assert [(m.language, m.template) for m in sent] == [("it", "login_from_new_location")]
+
+
+async def test_ntf_05_mandatory_password_changed_mail_ignores_alert_choices(harness, events):
+    from manager_shared.events import PasswordChanged
+
+    account = events.registered("de")
+    await harness.feed(account, _prefs(account.account_id, 2, language="de",
+                                       disabled=["LoginFailed", "LoginFromNewLocation"]))
+    await harness.feed(PasswordChanged(account_id=account.account_id, account_version=3, ip="80.128.1.1",
+                                       country="DE", device="Firefox on Windows",
+                                       changed_at=datetime.now(timezone.utc)))
+    sent = await harness.messages()
+    assert [(m.template, m.language, m.subject) for m in sent] == [
+        ("password_changed", "de", "Das Passwort Ihres Manager-Kontos wurde geändert")]
+    assert "Letzte Aktivitäten" in sent[0].body_text and "http" not in sent[0].body_html

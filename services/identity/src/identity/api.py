@@ -1,6 +1,8 @@
 """identity's HTTP API: thin routers, rules in service.py."""
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, Depends, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,8 +15,8 @@ from . import repository as repo
 from .db import get_session
 from .errors import InvalidRefreshToken
 from .location import Location, locate
-from .schemas import (AccountCreate, AccountCreated, AccountRead, Preferences, PreferencesUpdate, Refresh, SignIn,
-                      TokenPair)
+from .schemas import (AccountCreate, AccountCreated, AccountRead, PasswordChange, Preferences, PreferencesUpdate,
+                      Reauthenticate, Refresh, SignIn, TokenPair)
 from .service import IdentityService, RefreshTokenReused
 
 router = APIRouter(prefix="/v1", tags=["identity"])
@@ -64,7 +66,6 @@ async def refresh(data: Refresh, request: Request):
 async def sign_out(request: Request, who: Principal = Depends(current_principal),
                    session: AsyncSession = Depends(get_session)):
     """Sign out: the current session and its refresh tokens stop working."""
-    import uuid
     await service_of(request).sign_out(session, uuid.UUID(who.session_id))
 
 
@@ -75,6 +76,21 @@ async def me(request: Request, who: Principal = Depends(current_principal), sess
     if account is None:
         raise NotFound()
     return AccountRead.model_validate(account, from_attributes=True)
+
+
+@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(data: PasswordChange, request: Request, who: Principal = Depends(current_principal)):
+    """Change the password (IDN-05): the current one is required; every other
+    session is signed out and the owner gets a security e-mail."""
+    await service_of(request).change_password(runtime_of(request).db, who, data.current_password,
+                                              data.new_password, where(request))
+
+
+@router.post("/sessions/current/reauthenticate", response_model=TokenPair)
+async def reauthenticate(data: Reauthenticate, request: Request, who: Principal = Depends(current_principal)):
+    """Re-type the password before a dangerous action (IDN-19): returns tokens
+    whose `auth_time` is now, which other services check locally."""
+    return await service_of(request).reauthenticate(runtime_of(request).db, who, data.password, where(request))
 
 
 @router.get("/me/preferences", response_model=Preferences)

@@ -21,6 +21,15 @@ class AccountBlocked(DomainError):
     code, status, message = "account_blocked", 403, "This account is blocked. Contact support."
 
 
+class WrongPassword(DomainError):
+    # The caller is signed in: this is about the password re-typed, not the session.
+    code, status, message = "wrong_password", 403, "The password is not correct."
+
+
+class SessionEnded(Unauthorized):
+    code, message = "session_ended", "This session has ended: sign in again."
+
+
 class InvalidRefreshToken(Unauthorized):
     code, message = "invalid_refresh_token", "The refresh token is invalid or expired."
 
@@ -29,4 +38,4 @@ class WeakPassword(DomainError):
     code, status, message = "weak_password", 422, "Choose a longer or less common password."
 
 
-__all__ = ["AccountBlocked", "TooManyAttempts", "Conflict", "InvalidCredentials", "InvalidRefreshToken", "WeakPassword"]
+__all__ = ["SessionEnded", "AccountBlocked", "TooManyAttempts", "WrongPassword", "Conflict", "InvalidCredentials", "InvalidRefreshToken", "WeakPassword"]

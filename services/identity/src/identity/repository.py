@@ -40,6 +40,12 @@ async def revoke_session(session: AsyncSession, session_id: uuid.UUID, now) -> N
                                                          SignInSession.revoked_at.is_(None)).values(revoked_at=now))
 
 
+async def revoke_other_sessions(session: AsyncSession, account_id: uuid.UUID, keep: uuid.UUID, now) -> None:
+    await session.execute(sa.update(SignInSession).where(
+        SignInSession.account_id == account_id, SignInSession.id != keep, SignInSession.revoked_at.is_(None),
+    ).values(revoked_at=now))
+
+
 async def active_signing_key(session: AsyncSession) -> SigningKey | None:
     return (await session.execute(select(SigningKey).where(SigningKey.active.is_(True))
                                   .order_by(SigningKey.created_at.desc()).limit(1))).scalar_one_or_none()

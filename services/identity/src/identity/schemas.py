@@ -91,5 +91,14 @@ class TokenPair(BaseModel):
     session_id: uuid.UUID
 
 
+class PasswordChange(_Strict):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=1024)  # the policy gives the precise reason
+
+
+class Reauthenticate(_Strict):
+    password: str = Field(min_length=1, max_length=256)
+
+
 class Refresh(_Strict):
     refresh_token: str = Field(min_length=16, max_length=128)

@@ -10,10 +10,12 @@ from typing import get_args
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from manager_shared.auth import Principal
 from manager_shared.clock import Clock
 from manager_shared.db import Database
 from manager_shared.errors import NotFound
-from manager_shared.events import AccountPreferencesChanged, AccountRegistered, LoginFailed, LoginFromNewLocation
+from manager_shared.events import (AccountPreferencesChanged, AccountRegistered, LoginFailed, LoginFromNewLocation,
+                                   PasswordChanged)
 from manager_shared.events.identity import OptionalAlert
 from manager_shared.metrics import BUSINESS_EVENTS
 from manager_shared.outbox import Outbox
@@ -21,7 +23,8 @@ from manager_shared.outbox import Outbox
 from . import repository as repo
 from . import throttle
 from .config import Settings
-from .errors import AccountBlocked, InvalidCredentials, InvalidRefreshToken, TooManyAttempts
+from .errors import (AccountBlocked, InvalidCredentials, InvalidRefreshToken, SessionEnded, TooManyAttempts,
+                     WeakPassword, WrongPassword)
 from .location import Location
 from .models import Account, KnownLocation, RefreshToken, SignInSession, SigninThrottle
 from .password_policy import check_password
@@ -205,6 +208,52 @@ class IdentityService:
             raise InvalidRefreshToken()
         stored.used_at = now
         return await self._issue(session, account.id, signin, now)
+
+    async def _confirm_password(self, db: Database, account_id: uuid.UUID, password: str,
+                                where: Location) -> Account:
+        """The signed-in user re-typed the password (dangerous actions, IDN-19).
+        Throttled like sign-in; hashing runs outside any transaction."""
+        async with db.transaction() as session:
+            account = await repo.account_by_id(session, account_id)
+            if account is None:
+                raise NotFound()
+            keys = (throttle.email_key(account.email_normalized), throttle.ip_key(where.ip))
+            await self._refuse_if_throttled(session, keys)
+        if not await self.passwords.verify(account.password_hash, password):
+            async with db.transaction() as session:
+                await self._record_failure(session, keys, None, where)
+            raise WrongPassword()
+        return account
+
+    async def change_password(self, db: Database, who: Principal, current: str, new: str, where: Location) -> None:
+        """IDN-05: needs the current password; every other session ends; the
+        owner is told (PasswordChanged)."""
+        account = await self._confirm_password(db, who.account_id, current, where)
+        check_password(new, email=account.email, first_name=account.first_name, last_name=account.last_name)
+        if new == current:
+            raise WeakPassword("Choose a password different from the current one.", reason="unchanged")
+        new_hash = await self.passwords.hash(new)
+        async with db.transaction() as session:
+            account = await repo.account_by_id(session, who.account_id)
+            now = self.clock.now()
+            account.password_hash, account.version, account.updated_at = new_hash, account.version + 1, now
+            await repo.revoke_other_sessions(session, account.id, uuid.UUID(who.session_id), now)
+            await self.outbox.record(session, PasswordChanged(
+                account_id=account.id, account_version=account.version, ip=where.ip, country=where.country,
+                device=where.device, changed_at=now, occurred_at=now))
+        BUSINESS_EVENTS.labels("identity", "change_password", "done").inc()
+
+    async def reauthenticate(self, db: Database, who: Principal, password: str, where: Location) -> TokenPair:
+        """IDN-19: the re-typed password refreshes `auth_time` of this session;
+        other services read it from the new access token, without a call."""
+        await self._confirm_password(db, who.account_id, password, where)
+        async with db.transaction() as session:
+            signin = await session.get(SignInSession, uuid.UUID(who.session_id))
+            if signin is None or signin.revoked_at is not None:
+                raise SessionEnded()
+            now = self.clock.now()
+            signin.auth_time = now
+            return await self._issue(session, who.account_id, signin, now)
 
     def preferences(self, account: Account) -> Preferences:
         disabled = set(filter(None, account.disabled_alerts.split(",")))

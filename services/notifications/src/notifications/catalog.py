@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from manager_shared.events import Event, LoginFailed, LoginFromNewLocation
+from manager_shared.events import Event, LoginFailed, LoginFromNewLocation, PasswordChanged
 
 from . import repository as repo
 from .errors import RecipientUnknown
@@ -62,4 +62,6 @@ async def account_holder(session: AsyncSession, event: Event) -> list[Addressee]
 CATALOG: dict[type[Event], MessageKind] = {
     LoginFromNewLocation: MessageKind("login_from_new_location", account_holder, mandatory=False),
     LoginFailed: MessageKind("login_failed", account_holder, mandatory=False),
+    # The owner must hear of it even with every optional alert off.
+    PasswordChanged: MessageKind("password_changed", account_holder, mandatory=True),
 }

@@ -12,7 +12,8 @@ from pydantic import Field, TypeAdapter
 
 from .base import Event, utcnow
 from .billing import BillingAccountOpened
-from .identity import AccountPreferencesChanged, AccountRegistered, LoginFailed, LoginFromNewLocation
+from .identity import (AccountPreferencesChanged, AccountRegistered, LoginFailed, LoginFromNewLocation,
+                       PasswordChanged)
 from .organizations import MemberAdded, OrganizationCreated
 
 ALL_EVENTS: tuple[type[Event], ...] = (
@@ -20,6 +21,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     LoginFromNewLocation,
     LoginFailed,
     AccountPreferencesChanged,
+    PasswordChanged,
     OrganizationCreated,
     MemberAdded,
     BillingAccountOpened,
@@ -46,6 +48,6 @@ def parse_event(raw: bytes | str) -> Event:
 
 __all__ = [
     "ALL_EVENTS", "EVENTS_BY_TYPE", "TOPICS", "Event", "UnknownEventType", "parse_event", "utcnow",
-    "AccountRegistered", "LoginFromNewLocation", "LoginFailed", "AccountPreferencesChanged", "OrganizationCreated", "MemberAdded",
+    "AccountRegistered", "LoginFromNewLocation", "LoginFailed", "AccountPreferencesChanged", "PasswordChanged", "OrganizationCreated", "MemberAdded",
     "BillingAccountOpened",
 ]

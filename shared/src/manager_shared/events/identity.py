@@ -72,3 +72,14 @@ class AccountPreferencesChanged(_AccountEvent):
     language: Language
     time_zone: str
     disabled_alerts: list[OptionalAlert]
+
+
+class PasswordChanged(_AccountEvent):
+    """Sent when the account's password was changed by its owner (IDN-05);
+    every other session was signed out. notifications always tells the owner."""
+
+    type: Literal["PasswordChanged"] = "PasswordChanged"
+    ip: str
+    country: str | None
+    device: str
+    changed_at: datetime

@@ -157,3 +157,16 @@ async def test_idn_19_reauthenticate_refreshes_auth_time(client):
     assert r.status_code == 200
     again = jwt.decode(r.json()["access_token"], options={"verify_signature": False})
     assert again["auth_time"] > first and again["sid"] == str(tokens["session_id"])
+
+
+async def test_idn_10_recent_activity_newest_first_and_paged(client):
+    tokens, auth = await _signed_in(client)  # sign-in from Germany
+    await client.post("/v1/sessions", json={"email": SIGNUP["email"], "password": "wrong-one"},
+                      headers={"X-Forwarded-For": "195.186.1.1", "User-Agent": FIREFOX})
+    await client.patch("/v1/me/preferences", headers=auth, json={"language": "de"})
+    first = (await client.get("/v1/me/activity?limit=2", headers=auth)).json()
+    assert [i["kind"] for i in first["items"]] == ["preferences_changed", "sign_in_failed"]
+    assert first["items"][1]["country"] == "CH" and first["items"][1]["device"] == "Firefox on Windows"
+    rest = (await client.get(f"/v1/me/activity?limit=2&before={first['next_before']}", headers=auth)).json()
+    assert [(i["kind"], i["country"]) for i in rest["items"]] == [("sign_in", "DE")] and rest["next_before"] is None
+    assert (await client.get("/v1/me/activity?limit=1000", headers=auth)).status_code == 422

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from manager_shared.auth import Principal
@@ -15,8 +15,8 @@ from . import repository as repo
 from .db import get_session
 from .errors import InvalidRefreshToken
 from .location import Location, locate
-from .schemas import (AccountCreate, AccountCreated, AccountRead, PasswordChange, Preferences, PreferencesUpdate,
-                      Reauthenticate, Refresh, SignIn, TokenPair)
+from .schemas import (AccountCreate, AccountCreated, AccountRead, ActivityPage, PasswordChange, Preferences,
+                      PreferencesUpdate, Reauthenticate, Refresh, SignIn, TokenPair)
 from .service import IdentityService, RefreshTokenReused
 
 router = APIRouter(prefix="/v1", tags=["identity"])
@@ -91,6 +91,14 @@ async def reauthenticate(data: Reauthenticate, request: Request, who: Principal 
     """Re-type the password before a dangerous action (IDN-19): returns tokens
     whose `auth_time` is now, which other services check locally."""
     return await service_of(request).reauthenticate(runtime_of(request).db, who, data.password, where(request))
+
+
+@router.get("/me/activity", response_model=ActivityPage)
+async def recent_activity(request: Request, limit: int = Query(20, ge=1, le=100),
+                          before: int | None = Query(None, ge=1), who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+    """Recent security activity (IDN-10): sign-ins with place and device,
+    failed attempts, password and preference changes; newest first."""
+    return await service_of(request).activity(session, who.account_id, limit, before)
 
 
 @router.get("/me/preferences", response_model=Preferences)

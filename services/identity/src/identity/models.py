@@ -85,6 +85,20 @@ class RefreshToken(Base, table=True):
     used_at: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
 
 
+class Activity(Base, table=True):
+    """Recent security activity of an account (IDN-10), newest first by id."""
+
+    __table_args__ = (sa.Index("ix_activity_account_id_id", "account_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: uuid.UUID = Field(foreign_key="account.id")
+    kind: str = Field(max_length=40)  # sign_in, sign_in_failed, password_changed, preferences_changed, ...
+    ip: str | None = Field(default=None, max_length=45)
+    country: str | None = Field(default=None, max_length=2)
+    device: str | None = Field(default=None, max_length=120)
+    at: datetime = Field(sa_type=_tz())
+
+
 class SigninThrottle(Base, table=True):
     """Failed sign-in tally of one key (hashed e-mail or source address), IDN-04."""
 

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from .models import Account, KnownLocation, RefreshToken, SignInSession, SigningKey, SigninThrottle
+from .models import Account, Activity, KnownLocation, RefreshToken, SignInSession, SigningKey, SigninThrottle
 
 
 async def account_by_email(session: AsyncSession, email_normalized: str) -> Account | None:
@@ -69,3 +69,10 @@ async def throttle_for_update(session: AsyncSession, key: str) -> SigninThrottle
         return row
     except IntegrityError:
         return (await session.execute(query)).scalar_one()
+
+
+async def activity_of(session: AsyncSession, account_id: uuid.UUID, limit: int, before: int | None) -> list[Activity]:
+    query = select(Activity).where(Activity.account_id == account_id)
+    if before is not None:
+        query = query.where(Activity.id < before)
+    return list((await session.execute(query.order_by(Activity.id.desc()).limit(limit))).scalars())

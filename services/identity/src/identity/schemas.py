@@ -102,3 +102,18 @@ class Reauthenticate(_Strict):
 
 class Refresh(_Strict):
     refresh_token: str = Field(min_length=16, max_length=128)
+
+
+class ActivityRead(BaseModel):
+    id: int
+    kind: str
+    ip: str | None
+    country: str | None
+    device: str | None
+    at: datetime
+
+
+class ActivityPage(BaseModel):
+    items: list[ActivityRead]
+    # Pass as `before` to get the next (older) page; null on the last page.
+    next_before: int | None

@@ -26,10 +26,10 @@ from .config import Settings
 from .errors import (AccountBlocked, InvalidCredentials, InvalidRefreshToken, SessionEnded, TooManyAttempts,
                      WeakPassword, WrongPassword)
 from .location import Location
-from .models import Account, KnownLocation, RefreshToken, SignInSession, SigninThrottle
+from .models import Account, Activity, KnownLocation, RefreshToken, SignInSession, SigninThrottle
 from .password_policy import check_password
 from .passwords import Passwords
-from .schemas import AccountCreate, Preferences, PreferencesUpdate, TokenPair
+from .schemas import AccountCreate, ActivityPage, ActivityRead, Preferences, PreferencesUpdate, TokenPair
 from .tokens import TokenIssuer, hash_token, new_refresh_token
 
 
@@ -109,6 +109,7 @@ class IdentityService:
             now = self.clock.now()
             await self._record_success(session, keys[0])
             await self._note_location(session, account, where, now)
+            self._log(session, account.id, "sign_in", where, now)
             pair = await self._open_session(session, account, where, persistent, now)
         BUSINESS_EVENTS.labels("identity", "sign_in", "succeeded").inc()
         return pair
@@ -140,6 +141,8 @@ class IdentityService:
                 tally.consecutive, tally.hour_start, tally.in_hour, tally.locked_until)
             if account is not None and key == keys[0]:
                 await self._alert_failure(session, row, account, where, now)
+        if account is not None:
+            self._log(session, account.id, "sign_in_failed", where, now)
 
     async def _alert_failure(self, session: AsyncSession, row: SigninThrottle, account: Account,
                              where: Location, now: datetime) -> None:
@@ -238,6 +241,7 @@ class IdentityService:
             now = self.clock.now()
             account.password_hash, account.version, account.updated_at = new_hash, account.version + 1, now
             await repo.revoke_other_sessions(session, account.id, uuid.UUID(who.session_id), now)
+            self._log(session, account.id, "password_changed", where, now)
             await self.outbox.record(session, PasswordChanged(
                 account_id=account.id, account_version=account.version, ip=where.ip, country=where.country,
                 device=where.device, changed_at=now, occurred_at=now))
@@ -254,6 +258,18 @@ class IdentityService:
             now = self.clock.now()
             signin.auth_time = now
             return await self._issue(session, who.account_id, signin, now)
+
+    @staticmethod
+    def _log(session: AsyncSession, account_id: uuid.UUID, kind: str, where: Location | None, at: datetime) -> None:
+        session.add(Activity(account_id=account_id, kind=kind, at=at, ip=where.ip if where else None,
+                             country=where.country if where else None, device=where.device if where else None))
+
+    async def activity(self, session: AsyncSession, account_id: uuid.UUID, limit: int,
+                       before: int | None) -> ActivityPage:
+        """IDN-10: recent security activity, newest first, paged by id."""
+        items = await repo.activity_of(session, account_id, limit + 1, before)
+        page = [ActivityRead.model_validate(a, from_attributes=True) for a in items[:limit]]
+        return ActivityPage(items=page, next_before=page[-1].id if len(items) > limit else None)
 
     def preferences(self, account: Account) -> Preferences:
         disabled = set(filter(None, account.disabled_alerts.split(",")))
@@ -277,6 +293,7 @@ class IdentityService:
         account.disabled_alerts = ",".join(sorted(a for a, on in alerts.items() if not on))
         account.version += 1
         account.updated_at = self.clock.now()
+        self._log(session, account.id, "preferences_changed", None, account.updated_at)
         await self.outbox.record(session, AccountPreferencesChanged(
             account_id=account.id, account_version=account.version, language=new.language,
             time_zone=new.time_zone, disabled_alerts=sorted(a for a, on in alerts.items() if not on)))

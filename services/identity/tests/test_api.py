@@ -170,3 +170,18 @@ async def test_idn_10_recent_activity_newest_first_and_paged(client):
     rest = (await client.get(f"/v1/me/activity?limit=2&before={first['next_before']}", headers=auth)).json()
     assert [(i["kind"], i["country"]) for i in rest["items"]] == [("sign_in", "DE")] and rest["next_before"] is None
     assert (await client.get("/v1/me/activity?limit=1000", headers=auth)).status_code == 422
+
+
+async def test_idn_12_recovery_phone_needs_password_and_is_stored_e164(client):
+    tokens, auth = await _signed_in(client)
+    r = await client.put("/v1/me/recovery-phone", headers=auth, json={"password": "nope", "phone": "+41 79 123 45 67"})
+    assert (r.status_code, r.json()["code"]) == (403, "wrong_password")
+    r = await client.put("/v1/me/recovery-phone", headers=auth,
+                         json={"password": SIGNUP["password"], "phone": "079 123 45 67"})
+    assert (r.status_code, r.json()["code"]) == (422, "invalid_phone")
+    r = await client.put("/v1/me/recovery-phone", headers=auth,
+                         json={"password": SIGNUP["password"], "phone": "+41 79 123 45 67"})
+    assert r.json() == {"recovery_phone": "+41 ••• •• 67"}
+    assert (await client.get("/v1/me", headers=auth)).json()["recovery_phone"] == "+41791234567"
+    kinds = [i["kind"] for i in (await client.get("/v1/me/activity", headers=auth)).json()["items"]]
+    assert kinds[0] == "recovery_phone_changed"

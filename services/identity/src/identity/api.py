@@ -16,7 +16,7 @@ from .db import get_session
 from .errors import InvalidRefreshToken
 from .location import Location, locate
 from .schemas import (AccountCreate, AccountCreated, AccountRead, ActivityPage, PasswordChange, Preferences,
-                      PreferencesUpdate, Reauthenticate, Refresh, SignIn, TokenPair)
+                      PreferencesUpdate, Reauthenticate, RecoveryPhoneUpdate, Refresh, SignIn, TokenPair)
 from .service import IdentityService, RefreshTokenReused
 
 router = APIRouter(prefix="/v1", tags=["identity"])
@@ -84,6 +84,16 @@ async def change_password(data: PasswordChange, request: Request, who: Principal
     session is signed out and the owner gets a security e-mail."""
     await service_of(request).change_password(runtime_of(request).db, who, data.current_password,
                                               data.new_password, where(request))
+
+
+@router.put("/me/recovery-phone")
+async def set_recovery_phone(data: RecoveryPhoneUpdate, request: Request,
+                             who: Principal = Depends(current_principal)) -> dict:
+    """Set, replace (or with `phone: null` remove) the recovery mobile number
+    (IDN-12); the password is required and the owner gets a security e-mail."""
+    hint = await service_of(request).set_recovery_phone(runtime_of(request).db, who, data.password, data.phone,
+                                                        where(request))
+    return {"recovery_phone": hint}
 
 
 @router.post("/sessions/current/reauthenticate", response_model=TokenPair)

@@ -26,6 +26,10 @@ class WrongPassword(DomainError):
     code, status, message = "wrong_password", 403, "The password is not correct."
 
 
+class InvalidPhone(DomainError):
+    code, status, message = "invalid_phone", 422, "This is not a valid phone number."
+
+
 class SessionEnded(Unauthorized):
     code, message = "session_ended", "This session has ended: sign in again."
 
@@ -38,4 +42,4 @@ class WeakPassword(DomainError):
     code, status, message = "weak_password", 422, "Choose a longer or less common password."
 
 
-__all__ = ["SessionEnded", "AccountBlocked", "TooManyAttempts", "WrongPassword", "Conflict", "InvalidCredentials", "InvalidRefreshToken", "WeakPassword"]
+__all__ = ["InvalidPhone", "SessionEnded", "AccountBlocked", "TooManyAttempts", "WrongPassword", "Conflict", "InvalidCredentials", "InvalidRefreshToken", "WeakPassword"]

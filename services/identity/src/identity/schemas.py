@@ -96,6 +96,12 @@ class PasswordChange(_Strict):
     new_password: str = Field(min_length=1, max_length=1024)  # the policy gives the precise reason
 
 
+class RecoveryPhoneUpdate(_Strict):
+    password: str = Field(min_length=1, max_length=256)
+    # With its country prefix, e.g. "+41 79 123 45 67"; null removes it.
+    phone: str | None = Field(default=None, max_length=32)
+
+
 class Reauthenticate(_Strict):
     password: str = Field(min_length=1, max_length=256)
 

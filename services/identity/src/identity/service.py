@@ -15,13 +15,13 @@ from manager_shared.clock import Clock
 from manager_shared.db import Database
 from manager_shared.errors import NotFound
 from manager_shared.events import (AccountPreferencesChanged, AccountRegistered, LoginFailed, LoginFromNewLocation,
-                                   PasswordChanged)
+                                   PasswordChanged, RecoveryPhoneChanged)
 from manager_shared.events.identity import OptionalAlert
 from manager_shared.metrics import BUSINESS_EVENTS
 from manager_shared.outbox import Outbox
 
+from . import phones, throttle
 from . import repository as repo
-from . import throttle
 from .config import Settings
 from .errors import (AccountBlocked, InvalidCredentials, InvalidRefreshToken, SessionEnded, TooManyAttempts,
                      WeakPassword, WrongPassword)
@@ -246,6 +246,24 @@ class IdentityService:
                 account_id=account.id, account_version=account.version, ip=where.ip, country=where.country,
                 device=where.device, changed_at=now, occurred_at=now))
         BUSINESS_EVENTS.labels("identity", "change_password", "done").inc()
+
+    async def set_recovery_phone(self, db: Database, who: Principal, password: str, raw_phone: str | None,
+                                 where: Location) -> str | None:
+        """IDN-12: set, replace or remove the recovery mobile number (password
+        required); stored E.164; the owner is told. Returns the shown hint."""
+        e164 = phones.to_e164(raw_phone) if raw_phone else None
+        await self._confirm_password(db, who.account_id, password, where)
+        async with db.transaction() as session:
+            account = await repo.account_by_id(session, who.account_id)
+            if account.recovery_phone == e164:
+                return phones.hint(e164) if e164 else None
+            now = self.clock.now()
+            account.recovery_phone, account.version, account.updated_at = e164, account.version + 1, now
+            self._log(session, account.id, "recovery_phone_changed", where, now)
+            await self.outbox.record(session, RecoveryPhoneChanged(
+                account_id=account.id, account_version=account.version, phone_hint=phones.hint(e164) if e164 else None,
+                ip=where.ip, country=where.country, device=where.device, changed_at=now, occurred_at=now))
+        return phones.hint(e164) if e164 else None
 
     async def reauthenticate(self, db: Database, who: Principal, password: str, where: Location) -> TokenPair:
         """IDN-19: the re-typed password refreshes `auth_time` of this session;

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from manager_shared.events import Event, LoginFailed, LoginFromNewLocation, PasswordChanged
+from manager_shared.events import Event, LoginFailed, LoginFromNewLocation, PasswordChanged, RecoveryPhoneChanged
 
 from . import repository as repo
 from .errors import RecipientUnknown
@@ -64,4 +64,5 @@ CATALOG: dict[type[Event], MessageKind] = {
     LoginFailed: MessageKind("login_failed", account_holder, mandatory=False),
     # The owner must hear of it even with every optional alert off.
     PasswordChanged: MessageKind("password_changed", account_holder, mandatory=True),
+    RecoveryPhoneChanged: MessageKind("recovery_phone_changed", account_holder, mandatory=True),
 }

@@ -13,7 +13,7 @@ from pydantic import Field, TypeAdapter
 from .base import Event, utcnow
 from .billing import BillingAccountOpened
 from .identity import (AccountPreferencesChanged, AccountRegistered, LoginFailed, LoginFromNewLocation,
-                       PasswordChanged)
+                       PasswordChanged, RecoveryPhoneChanged)
 from .organizations import MemberAdded, OrganizationCreated
 
 ALL_EVENTS: tuple[type[Event], ...] = (
@@ -22,6 +22,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     LoginFailed,
     AccountPreferencesChanged,
     PasswordChanged,
+    RecoveryPhoneChanged,
     OrganizationCreated,
     MemberAdded,
     BillingAccountOpened,
@@ -48,6 +49,6 @@ def parse_event(raw: bytes | str) -> Event:
 
 __all__ = [
     "ALL_EVENTS", "EVENTS_BY_TYPE", "TOPICS", "Event", "UnknownEventType", "parse_event", "utcnow",
-    "AccountRegistered", "LoginFromNewLocation", "LoginFailed", "AccountPreferencesChanged", "PasswordChanged", "OrganizationCreated", "MemberAdded",
+    "AccountRegistered", "LoginFromNewLocation", "LoginFailed", "AccountPreferencesChanged", "PasswordChanged", "RecoveryPhoneChanged", "OrganizationCreated", "MemberAdded",
     "BillingAccountOpened",
 ]

@@ -83,3 +83,15 @@ class PasswordChanged(_AccountEvent):
     country: str | None
     device: str
     changed_at: datetime
+
+
+class RecoveryPhoneChanged(_AccountEvent):
+    """Sent when the recovery mobile number was set, replaced or removed
+    (IDN-12). Only the last digits travel: the number itself stays in identity."""
+
+    type: Literal["RecoveryPhoneChanged"] = "RecoveryPhoneChanged"
+    phone_hint: str | None  # e.g. "+41 ••• •• 67"; None when removed
+    ip: str
+    country: str | None
+    device: str
+    changed_at: datetime

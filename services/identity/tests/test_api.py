@@ -185,3 +185,17 @@ async def test_idn_12_recovery_phone_needs_password_and_is_stored_e164(client):
     assert (await client.get("/v1/me", headers=auth)).json()["recovery_phone"] == "+41791234567"
     kinds = [i["kind"] for i in (await client.get("/v1/me/activity", headers=auth)).json()["items"]]
     assert kinds[0] == "recovery_phone_changed"
+
+
+async def test_idn_03_list_and_revoke_own_sessions(client):
+    tokens, auth = await _signed_in(client)
+    other = (await client.post("/v1/sessions", json={"email": SIGNUP["email"], "password": SIGNUP["password"]})).json()
+    listed = (await client.get("/v1/sessions", headers=auth)).json()
+    assert len(listed) == 2 and [s["current"] for s in listed if s["id"] == tokens["session_id"]] == [True]
+    assert (await client.delete(f"/v1/sessions/{other['session_id']}", headers=auth)).status_code == 204
+    r = await client.post("/v1/sessions/refresh", json={"refresh_token": other["refresh_token"]})
+    assert r.status_code == 401
+    assert [s["id"] for s in (await client.get("/v1/sessions", headers=auth)).json()] == [tokens["session_id"]]
+    r = await client.delete("/v1/sessions/00000000-0000-0000-0000-000000000000", headers=auth)
+    assert (r.status_code, r.json()["code"]) == (404, "session_not_found")
+    assert (await client.delete("/v1/sessions/current", headers=auth)).status_code == 204

@@ -16,7 +16,8 @@ from .db import get_session
 from .errors import InvalidRefreshToken
 from .location import Location, locate
 from .schemas import (AccountCreate, AccountCreated, AccountRead, ActivityPage, PasswordChange, Preferences,
-                      PreferencesUpdate, Reauthenticate, RecoveryPhoneUpdate, Refresh, SignIn, TokenPair)
+                      PreferencesUpdate, Reauthenticate, RecoveryPhoneUpdate, Refresh, SessionRead, SignIn,
+                      TokenPair)
 from .service import IdentityService, RefreshTokenReused
 
 router = APIRouter(prefix="/v1", tags=["identity"])
@@ -62,12 +63,26 @@ async def refresh(data: Refresh, request: Request):
         raise InvalidRefreshToken() from None
 
 
+@router.get("/sessions", response_model=list[SessionRead])
+async def list_sessions(request: Request, who: Principal = Depends(current_principal),
+                        session: AsyncSession = Depends(get_session)):
+    """The caller's open sessions with place and device; `current` marks this one."""
+    return await service_of(request).sessions(session, who)
+
+
 @router.delete("/sessions/current", status_code=status.HTTP_204_NO_CONTENT)
 async def sign_out(request: Request, who: Principal = Depends(current_principal),
                    session: AsyncSession = Depends(get_session)):
     """Sign out: the current session and its refresh tokens stop working."""
     await service_of(request).sign_out(session, uuid.UUID(who.session_id))
 
+
+
+@router.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_session(session_id: uuid.UUID, request: Request, who: Principal = Depends(current_principal),
+                         session: AsyncSession = Depends(get_session)):
+    """End one of the caller's sessions (its refresh token stops working)."""
+    await service_of(request).revoke_session(session, who, session_id)
 
 @router.get("/me", response_model=AccountRead)
 async def me(request: Request, who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):

@@ -76,3 +76,9 @@ async def activity_of(session: AsyncSession, account_id: uuid.UUID, limit: int, 
     if before is not None:
         query = query.where(Activity.id < before)
     return list((await session.execute(query.order_by(Activity.id.desc()).limit(limit))).scalars())
+
+
+async def open_sessions(session: AsyncSession, account_id: uuid.UUID, now) -> list[SignInSession]:
+    return list((await session.execute(select(SignInSession).where(
+        SignInSession.account_id == account_id, SignInSession.revoked_at.is_(None), SignInSession.expires_at > now,
+    ).order_by(SignInSession.created_at.desc()))).scalars())

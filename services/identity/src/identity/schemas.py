@@ -123,3 +123,14 @@ class ActivityPage(BaseModel):
     items: list[ActivityRead]
     # Pass as `before` to get the next (older) page; null on the last page.
     next_before: int | None
+
+
+class SessionRead(BaseModel):
+    id: uuid.UUID
+    created_at: datetime
+    auth_time: datetime
+    ip: str
+    country: str | None
+    device: str
+    persistent: bool
+    current: bool

@@ -29,7 +29,8 @@ from .location import Location
 from .models import Account, Activity, KnownLocation, RefreshToken, SignInSession, SigninThrottle
 from .password_policy import check_password
 from .passwords import Passwords
-from .schemas import AccountCreate, ActivityPage, ActivityRead, Preferences, PreferencesUpdate, TokenPair
+from .schemas import (AccountCreate, ActivityPage, ActivityRead, Preferences, PreferencesUpdate, SessionRead,
+                      TokenPair)
 from .tokens import TokenIssuer, hash_token, new_refresh_token
 
 
@@ -316,6 +317,20 @@ class IdentityService:
             account_id=account.id, account_version=account.version, language=new.language,
             time_zone=new.time_zone, disabled_alerts=sorted(a for a, on in alerts.items() if not on)))
         return new
+
+    async def sessions(self, session: AsyncSession, who: Principal) -> list[SessionRead]:
+        """The account's open sessions, newest first (IDN-03)."""
+        rows = await repo.open_sessions(session, who.account_id, self.clock.now())
+        return [SessionRead(id=r.id, created_at=r.created_at, auth_time=r.auth_time, ip=r.ip, country=r.country,
+                            device=r.device, persistent=r.persistent, current=str(r.id) == who.session_id)
+                for r in rows]
+
+    async def revoke_session(self, session: AsyncSession, who: Principal, session_id: uuid.UUID) -> None:
+        """End one of the caller's own sessions; another account's id is simply not found."""
+        signin = await session.get(SignInSession, session_id)
+        if signin is None or signin.account_id != who.account_id:
+            raise NotFound("Session not found.", code="session_not_found")
+        await repo.revoke_session(session, session_id, self.clock.now())
 
     async def sign_out(self, session: AsyncSession, session_id: uuid.UUID) -> None:
         await repo.revoke_session(session, session_id, self.clock.now())

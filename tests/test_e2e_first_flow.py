@@ -26,7 +26,8 @@ def platform(kafka, postgres, _mail_catcher_session, tmp_path_factory):
                  database_urls={n: postgres.create_database(n) for n in SERVICES},
                  log_dir=tmp_path_factory.mktemp("platform-logs"),
                  # the test client is the "proxy" on 127.0.0.1 that says where users come from
-                 extra={"identity": {"trusted_proxies": "127.0.0.1/32"}})
+                 extra={"identity": {"trusted_proxies": "127.0.0.1/32",
+                                     "support_staff_emails": "agent@manager.example"}})
     try:
         p.start()
         yield p
@@ -155,3 +156,29 @@ def test_x_03_services_answer_bad_input_with_stable_codes(platform):
         assert httpx.get(f"{base}/openapi.json").status_code == 200
     r = httpx.get(f"{platform.url('organizations')}/v1/organizations", headers={"Authorization": "Bearer x.y.z"})
     assert (r.status_code, r.json()["code"]) == (401, "invalid_token")
+
+
+def test_idn_18_block_stops_the_account_in_every_service(platform):
+    identity = httpx.Client(base_url=platform.url("identity"), timeout=10)
+    email = f"bea.{uuid.uuid4().hex[:6]}@example.fr"
+    for address, password in ((email, "Camembert-Normandie-17"), ("agent@manager.example", "Helpdesk-Lugano-2026")):
+        identity.post("/v1/accounts", json={"email": address, "password": password, "first_name": "B",
+                                            "last_name": "C", "language": "fr"})
+    user = identity.post("/v1/sessions", json={"email": email, "password": "Camembert-Normandie-17"}).json()
+    agent = identity.post("/v1/sessions", json={"email": "agent@manager.example",
+                                                "password": "Helpdesk-Lugano-2026"}).json()
+    auth = {"Authorization": f"Bearer {user['access_token']}"}
+    account_id = identity.get("/v1/me", headers=auth).json()["id"]
+    orgs = httpx.Client(base_url=platform.url("organizations"), timeout=10, headers=auth)
+    org_id = eventually(lambda: orgs.get("/v1/organizations").json())[0]["id"]
+    billing = httpx.Client(base_url=platform.url("billing"), timeout=10, headers=auth)
+    eventually(lambda: billing.get(f"/v1/organizations/{org_id}/billing-account").status_code == 200)
+
+    r = identity.post(f"/v1/support/accounts/{account_id}/block", json={"reason": "phishing report #4711"},
+                      headers={"Authorization": f"Bearer {agent['access_token']}"})
+    assert r.json()["status"] == "blocked"
+    # the user's access token has not expired, yet every service now refuses it
+    for client, path in ((orgs, "/v1/organizations"), (billing, f"/v1/organizations/{org_id}/billing-account")):
+        refused = eventually(lambda: (r := client.get(path)).status_code == 403 and r.json())
+        assert refused["code"] == "account_blocked"
+    assert identity.post("/v1/sessions/refresh", json={"refresh_token": user["refresh_token"]}).status_code == 401

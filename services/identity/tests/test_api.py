@@ -199,3 +199,62 @@ async def test_idn_03_list_and_revoke_own_sessions(client):
     r = await client.delete("/v1/sessions/00000000-0000-0000-0000-000000000000", headers=auth)
     assert (r.status_code, r.json()["code"]) == (404, "session_not_found")
     assert (await client.delete("/v1/sessions/current", headers=auth)).status_code == 204
+
+
+@pytest.fixture
+async def staffed(tmp_path, service_env):
+    app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/id.db", consumers_enabled=False,
+                              support_staff_emails="agent@manager.example", **service_env))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://identity") as c:
+            yield c
+
+
+async def _login(client, email, password):
+    r = await client.post("/v1/sessions", json={"email": email, "password": password})
+    return r, {"Authorization": f"Bearer {r.json().get('access_token')}"}
+
+
+async def test_idn_17_18_support_verifies_code_then_blocks_and_unblocks(staffed):
+    c = staffed
+    await c.post("/v1/accounts", json=SIGNUP)
+    await c.post("/v1/accounts", json={**SIGNUP, "email": "agent@manager.example", "password": "Helpdesk-Lugano-2026"})
+    user, user_auth = await _login(c, SIGNUP["email"], SIGNUP["password"])
+    _, agent = await _login(c, "agent@manager.example", "Helpdesk-Lugano-2026")
+    code = (await c.post("/v1/me/support-code", headers=user_auth)).json()["code"]
+
+    # a user is not support staff
+    r = await c.post("/v1/support/verify-code", headers=user_auth, json={"email": SIGNUP["email"], "code": code})
+    assert (r.status_code, r.json()["code"]) == (403, "support_only")
+    r = await c.post("/v1/support/verify-code", headers=agent, json={"email": SIGNUP["email"], "code": "0000 0000"})
+    assert (r.status_code, r.json()["code"]) == (404, "support_code_invalid")
+    r = await c.post("/v1/support/verify-code", headers=agent, json={"email": SIGNUP["email"], "code": code})
+    account_id = r.json()["account_id"]
+    r2 = await c.post("/v1/support/verify-code", headers=agent, json={"email": SIGNUP["email"], "code": code})
+    assert r.status_code == 200 and r2.status_code == 404  # single use
+
+    r = await c.post(f"/v1/support/accounts/{account_id}/block", headers=agent, json={"reason": "short"})
+    assert r.status_code == 422  # a justification is required
+    r = await c.post(f"/v1/support/accounts/{account_id}/block", headers=agent,
+                     json={"reason": "support code checked, phishing report #4711"})
+    assert r.json()["status"] == "blocked"
+    refreshed = await c.post("/v1/sessions/refresh", json={"refresh_token": user.json()["refresh_token"]})
+    assert refreshed.status_code == 401  # every session ended at once
+    r, _ = await _login(c, SIGNUP["email"], SIGNUP["password"])
+    assert (r.status_code, r.json()["code"]) == (403, "account_blocked")
+
+    r = await c.post(f"/v1/support/accounts/{account_id}/unblock", headers=agent,
+                     json={"reason": "owner confirmed by phone, ticket #4711"})
+    assert r.json()["status"] == "active"
+    r, _ = await _login(c, SIGNUP["email"], SIGNUP["password"])
+    assert r.status_code == 200
+
+    import sqlalchemy as sa
+
+    from identity.models import outbox_table
+    from manager_shared.events import parse_event
+
+    async with c._transport.app.state.runtime.db.transaction() as s:
+        events = [parse_event(p) for p in (await s.execute(sa.select(outbox_table.c.payload))).scalars()]
+    status = [(e.type, e.account_version) for e in events if e.type in ("AccountBlocked", "AccountUnblocked")]
+    assert status == [("AccountBlocked", 2), ("AccountUnblocked", 3)]

@@ -60,3 +60,27 @@ async def test_org_01_members_see_their_organizations_others_get_404(app):
         r = await c.get(f"/v1/organizations/{uuid.uuid4()}", headers=tokens.headers(eve.account_id))
         assert (r.status_code, r.json()["code"]) == (404, "organization_not_found")  # same answer: no existence leak
         assert (await c.get("/v1/organizations")).status_code == 401
+
+
+async def test_idn_18_blocked_account_tokens_are_refused_here_too(app):
+    from manager_shared.events import AccountBlocked, AccountUnblocked
+
+    tokens = TestTokens().trust_in(app)
+    runtime = app.state.runtime
+    accounts, status = runtime.consumers[0][0], runtime.consumers[-1][0]
+    clara = _registered()
+    await accounts.handle_raw(clara.topic, clara.to_bytes())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://org") as c:
+        auth = tokens.headers(clara.account_id)
+        assert (await c.get("/v1/organizations", headers=auth)).status_code == 200
+        blocked = AccountBlocked(account_id=clara.account_id, account_version=2, reason="incident",
+                                 blocked_at=clara.occurred_at)
+        await status.handle_raw(blocked.topic, blocked.to_bytes())
+        r = await c.get("/v1/organizations", headers=auth)  # the token itself is still valid
+        assert (r.status_code, r.json()["code"]) == (403, "account_blocked")
+        late = AccountUnblocked(account_id=clara.account_id, account_version=1, unblocked_at=clara.occurred_at)
+        await status.handle_raw(late.topic, late.to_bytes())  # an older event changes nothing
+        assert (await c.get("/v1/organizations", headers=auth)).status_code == 403
+        lifted = AccountUnblocked(account_id=clara.account_id, account_version=3, unblocked_at=clara.occurred_at)
+        await status.handle_raw(lifted.topic, lifted.to_bytes())
+        assert (await c.get("/v1/organizations", headers=auth)).status_code == 200

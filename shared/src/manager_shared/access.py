@@ -11,7 +11,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .events import MemberAdded
+from .events import AccountBlocked, AccountUnblocked, MemberAdded
 
 
 def membership_table(metadata: sa.MetaData) -> sa.Table:
@@ -52,3 +52,37 @@ class Memberships:
         row = (await session.execute(sa.select(t.c.role).where(
             t.c.organization_id == organization_id, t.c.account_id == account_id))).first()
         return row.role if row else None
+
+
+def blocked_accounts_table(metadata: sa.MetaData) -> sa.Table:
+    """Projection of identity's block/unblock events (IDN-18), one row per
+    account ever blocked; `version` is the highest account_version applied."""
+    return sa.Table(
+        "blocked_account", metadata,
+        sa.Column("account_id", sa.Uuid, primary_key=True),
+        sa.Column("blocked", sa.Boolean, nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+    )
+
+
+class BlockedAccounts:
+    """Every service keeps it, so a blocked account's tokens stop working
+    everywhere as soon as the event is consumed (no call to identity)."""
+
+    def __init__(self, table: sa.Table) -> None:
+        self.table = table
+
+    async def apply(self, session: AsyncSession, event: AccountBlocked | AccountUnblocked) -> None:
+        t, blocked = self.table, isinstance(event, AccountBlocked)
+        row = (await session.execute(sa.select(t.c.version).where(t.c.account_id == event.account_id))).first()
+        if row is None:
+            await session.execute(t.insert().values(account_id=event.account_id, blocked=blocked,
+                                                    version=event.account_version))
+        elif event.account_version > row.version:
+            await session.execute(t.update().where(t.c.account_id == event.account_id)
+                                  .values(blocked=blocked, version=event.account_version))
+
+    async def is_blocked(self, session: AsyncSession, account_id: uuid.UUID) -> bool:
+        row = (await session.execute(sa.select(self.table.c.blocked).where(
+            self.table.c.account_id == account_id))).first()
+        return bool(row and row.blocked)

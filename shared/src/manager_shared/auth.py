@@ -109,13 +109,3 @@ def bearer_token(request: Request) -> str:
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("A bearer access token is required.")
     return token.strip()
-
-
-def principal_dependency(verifier_of):
-    """Build a FastAPI dependency returning the verified Principal.
-    `verifier_of(request)` returns the service's TokenVerifier."""
-
-    async def current_principal(request: Request) -> Principal:
-        return await verifier_of(request).verify(bearer_token(request))
-
-    return current_principal

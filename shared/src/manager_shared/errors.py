@@ -40,6 +40,10 @@ class Forbidden(DomainError):
     code, status, message = "forbidden", 403, "Not allowed."
 
 
+class AccountIsBlocked(Forbidden):
+    code, message = "account_blocked", "This account is blocked. Contact support."
+
+
 class Conflict(DomainError):
     code, status, message = "conflict", 409, "Conflict with the current state."
 

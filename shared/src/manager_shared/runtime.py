@@ -13,10 +13,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 from faststream.kafka import KafkaBroker
 
-from .auth import JwksCache, Principal, TokenVerifier, principal_dependency
+from .access import BlockedAccounts
+from .auth import JwksCache, Principal, TokenVerifier, bearer_token
 from .consumer import EventConsumer
 from .db import Database, migrate
-from .errors import install_error_handlers
+from .errors import AccountIsBlocked, install_error_handlers
+from .events import AccountBlocked, AccountUnblocked
 from .metrics import MetricsMiddleware, metrics_response
 from .outbox import Outbox, OutboxRelay
 from .topics import ensure_topics
@@ -29,7 +31,7 @@ class ServiceRuntime:
     """Everything a service needs at run time, built once in its main.py."""
 
     def __init__(self, name: str, settings: ServiceSettings, *, outbox_table: sa.Table, inbox_table: sa.Table,
-                 migrations: Path) -> None:
+                 migrations: Path, blocked_table: sa.Table | None = None) -> None:
         self.name, self.settings, self.migrations = name, settings, migrations
         self.db = Database(settings.database_url)
         self.broker = KafkaBroker(
@@ -43,12 +45,37 @@ class ServiceRuntime:
         self.consumers: list[tuple[EventConsumer, tuple[str, ...]]] = []
         self.verifier = TokenVerifier(JwksCache(settings.jwks_url), issuer=settings.token_issuer,
                                       audience=settings.token_audience)
-        self.current_principal = principal_dependency(lambda request: self.verifier)
+        self.blocked = BlockedAccounts(blocked_table) if blocked_table is not None else None
+        self.current_principal = self._principal
         self._document_publishers()
         self._startup: list[Callable[[], Awaitable[None]]] = []
         self._started: list[Callable[[], Awaitable[None]]] = []
         self._shutdown: list[Callable[[], Awaitable[None]]] = []
         self._extra_topics: set[str] = set()
+
+    async def _principal(self, request: Request) -> Principal:
+        """The verified caller; refused at once if identity blocked the account
+        (IDN-18), from this service's own projection of the block events."""
+        who = await self.verifier.verify(bearer_token(request))
+        if self.blocked is not None:
+            async with self.db.transaction() as session:
+                if await self.blocked.is_blocked(session, who.account_id):
+                    raise AccountIsBlocked()
+        return who
+
+    def _follow_blocking(self) -> None:
+        if self.blocked is None:
+            return
+        status = self.consumer("account_status", AccountBlocked.topic)
+        blocked = self.blocked
+
+        @status.on(AccountBlocked)
+        async def on_blocked(session, event: AccountBlocked) -> None:
+            await blocked.apply(session, event)
+
+        @status.on(AccountUnblocked)
+        async def on_unblocked(session, event: AccountUnblocked) -> None:
+            await blocked.apply(session, event)
 
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Run `hook` at start-up, after migrations, before the broker starts."""
@@ -150,6 +177,7 @@ class ServiceRuntime:
         app = FastAPI(title=f"Manager {self.name}", version=version, description=description,
                       lifespan=self.lifespan)
         app.state.runtime = self
+        self._follow_blocking()  # after the service's own consumers: theirs come first in `consumers`
         app.add_middleware(MetricsMiddleware, service=self.name)
         install_error_handlers(app)
         app.include_router(self._ops_router(version))

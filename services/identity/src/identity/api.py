@@ -15,13 +15,14 @@ from . import repository as repo
 from .db import get_session
 from .errors import InvalidRefreshToken
 from .location import Location, locate
-from .schemas import (AccountCreate, AccountCreated, AccountRead, ActivityPage, PasswordChange, Preferences,
-                      PreferencesUpdate, Reauthenticate, RecoveryPhoneUpdate, Refresh, SessionRead, SignIn,
-                      TokenPair)
+from .schemas import (AccountCreate, AccountCreated, AccountRead, AccountStatus, ActivityPage, BlockChange,
+                      PasswordChange, Preferences, PreferencesUpdate, Reauthenticate, RecoveryPhoneUpdate, Refresh,
+                      SessionRead, SignIn, SupportCode, SupportVerified, SupportVerify, TokenPair)
 from .service import IdentityService, RefreshTokenReused
 
 router = APIRouter(prefix="/v1", tags=["identity"])
 wellknown = APIRouter(tags=["keys"])
+support = APIRouter(prefix="/v1/support", tags=["support"])
 
 
 def service_of(request: Request) -> IdentityService:
@@ -142,6 +143,41 @@ async def update_preferences(change: PreferencesUpdate, request: Request,
                              session: AsyncSession = Depends(get_session)):
     """Change language, time zone or alert choices; e-mails and dates use them from then on."""
     return await service_of(request).update_preferences(session, who.account_id, change)
+
+
+@router.post("/me/support-code", response_model=SupportCode)
+async def new_support_code(request: Request, who: Principal = Depends(current_principal),
+                           session: AsyncSession = Depends(get_session)):
+    """A short-lived code to read out to support, who checks it to know the
+    caller really holds this account (IDN-17)."""
+    code, expires = await request.app.state.support.new_support_code(session, who.account_id)
+    return SupportCode(code=code, expires_at=expires)
+
+
+@support.post("/verify-code", response_model=SupportVerified)
+async def verify_support_code(data: SupportVerify, request: Request, who: Principal = Depends(current_principal),
+                              session: AsyncSession = Depends(get_session)):
+    """Support staff: check the code a caller read out (single use). 404 for
+    any mismatch, unknown e-mail or expiry alike."""
+    account = await request.app.state.support.verify_code(session, who, data.email, data.code)
+    return SupportVerified(account_id=account.id, email=account.email)
+
+
+@support.post("/accounts/{account_id}/block", response_model=AccountStatus)
+async def block_account(account_id: uuid.UUID, data: BlockChange, request: Request,
+                        who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+    """Support staff: block an account after a security incident (IDN-18):
+    sessions end now and every service refuses its tokens."""
+    account = await request.app.state.support.set_blocked(session, who, account_id, True, data.reason)
+    return AccountStatus(account_id=account.id, status=account.status)
+
+
+@support.post("/accounts/{account_id}/unblock", response_model=AccountStatus)
+async def unblock_account(account_id: uuid.UUID, data: BlockChange, request: Request,
+                          who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+    """Support staff: lift a block (IDN-18)."""
+    account = await request.app.state.support.set_blocked(session, who, account_id, False, data.reason)
+    return AccountStatus(account_id=account.id, status=account.status)
 
 
 @wellknown.get("/.well-known/jwks.json")

@@ -20,6 +20,10 @@ class Settings(ServiceSettings):
     access_token_ttl_seconds: int = 600
     refresh_token_ttl_days: int = 30
     browser_session_ttl_hours: int = 12
+    # Accounts (login e-mails, comma-separated) whose tokens carry the
+    # `support` scope: block/unblock accounts, verify support codes (IDN-16..18).
+    support_staff_emails: str = ""
+    support_code_ttl_seconds: int = 600
     # Brute force (IDN-04): per e-mail typed and per source address.
     account_delay_after: int = 3
     account_lock_after: int = 10

@@ -10,9 +10,10 @@ from manager_shared.runtime import ServiceRuntime
 from . import __version__, api, consumers
 from .config import Settings
 from .keys import load_signing_key
-from .models import inbox_table, outbox_table
+from .models import blocked_table, inbox_table, outbox_table
 from .passwords import Passwords
 from .service import IdentityService
+from .support import SupportService
 from .tokens import TokenIssuer
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -21,7 +22,7 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 def create_app(settings: Settings | None = None, clock: Clock | None = None):
     settings = settings or Settings()
     runtime = ServiceRuntime("identity", settings, outbox_table=outbox_table, inbox_table=inbox_table,
-                             migrations=MIGRATIONS)
+                             migrations=MIGRATIONS, blocked_table=blocked_table)
     service = IdentityService(settings=settings, outbox=runtime.outbox, clock=clock or SystemClock(),
                               passwords=Passwords(settings.argon2_memory_kib, settings.argon2_time_cost,
                                                   settings.argon2_parallelism))
@@ -35,8 +36,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None):
         runtime.verifier.jwks.preload(service.tokens.jwks())
 
     runtime.on_startup(load_keys)
-    app = runtime.create_app(version=__version__, routers=[api.router, api.wellknown],
+    app = runtime.create_app(version=__version__, routers=[api.router, api.support, api.wellknown],
                              description="Accounts, sign-in, two-factor authentication and security alerts.")
     app.state.identity = service
+    app.state.support = SupportService(identity=service)
     app.state.trusted_proxies = parse_networks(settings.trusted_proxies.split(","))
     return app

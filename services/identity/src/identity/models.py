@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from manager_shared.access import blocked_accounts_table
 from manager_shared.db import event_tables
 
 
@@ -32,6 +33,9 @@ class Account(Base, table=True):
     recovery_email: str | None = Field(default=None, max_length=254)
     recovery_phone: str | None = Field(default=None, max_length=20)
     status: str = Field(default="active", max_length=16)
+    # IDN-17: short-lived code the user reads to support; stored hashed.
+    support_code_hash: str | None = Field(default=None, max_length=64)
+    support_code_expires_at: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
     # Optional security alerts turned off (event type names, comma-separated).
     disabled_alerts: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
     version: int = 1
@@ -123,3 +127,5 @@ class SigningKey(Base, table=True):
 
 
 outbox_table, inbox_table = event_tables(Base.metadata)
+# identity's block/unblock events: tokens of blocked accounts are refused here too (IDN-18)
+blocked_table = blocked_accounts_table(Base.metadata)

@@ -46,6 +46,11 @@ async def revoke_other_sessions(session: AsyncSession, account_id: uuid.UUID, ke
     ).values(revoked_at=now))
 
 
+async def revoke_all_sessions(session: AsyncSession, account_id: uuid.UUID, now) -> None:
+    await session.execute(sa.update(SignInSession).where(
+        SignInSession.account_id == account_id, SignInSession.revoked_at.is_(None)).values(revoked_at=now))
+
+
 async def active_signing_key(session: AsyncSession) -> SigningKey | None:
     return (await session.execute(select(SigningKey).where(SigningKey.active.is_(True))
                                   .order_by(SigningKey.created_at.desc()).limit(1))).scalar_one_or_none()

@@ -134,3 +134,28 @@ class SessionRead(BaseModel):
     device: str
     persistent: bool
     current: bool
+
+
+class SupportCode(BaseModel):
+    code: str  # read it out to support; valid once, until expires_at
+    expires_at: datetime
+
+
+class SupportVerify(_Strict):
+    email: EmailStr
+    code: str = Field(min_length=8, max_length=12)
+
+
+class SupportVerified(BaseModel):
+    account_id: uuid.UUID
+    email: str
+
+
+class BlockChange(_Strict):
+    # The support code check, ticket number or incident the decision rests on.
+    reason: str = Field(min_length=10, max_length=500)
+
+
+class AccountStatus(BaseModel):
+    account_id: uuid.UUID
+    status: Literal["active", "blocked"]

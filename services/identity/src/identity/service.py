@@ -190,9 +190,17 @@ class IdentityService:
         session.add(RefreshToken(session_id=signin.id, token_hash=digest, created_at=now,
                                  expires_at=signin.expires_at))
         access = self.tokens.access_token(account_id=str(account_id), session_id=str(signin.id),
-                                          auth_time=signin.auth_time, amr=signin.amr.split(), now=now)
+                                          auth_time=signin.auth_time, amr=signin.amr.split(), now=now,
+                                          scope=await self._scope(session, account_id))
         return TokenPair(access_token=access, expires_in=self.tokens.ttl, refresh_token=token,
                          refresh_expires_at=signin.expires_at, session_id=signin.id)
+
+    async def _scope(self, session: AsyncSession, account_id: uuid.UUID) -> str:
+        staff = {normalize_email(e) for e in self.settings.support_staff_emails.split(",") if e.strip()}
+        if not staff:
+            return ""
+        account = await repo.account_by_id(session, account_id)
+        return "support" if account is not None and account.email_normalized in staff else ""
 
     async def refresh(self, session: AsyncSession, refresh_token: str) -> TokenPair:
         """Rotate: the presented token is spent and a new one issued. A spent

@@ -12,7 +12,7 @@ from . import __version__, api, consumers
 from .config import Settings
 from .delivery import DLQ_TOPIC, DeliveryWorker
 from .mailer import SmtpMailer
-from .models import inbox_table, outbox_table
+from .models import blocked_table, inbox_table, outbox_table
 from .service import QUEUED_FLAG, NotificationService
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     settings = settings or Settings()
     clock = clock or SystemClock()
     runtime = ServiceRuntime("notifications", settings, outbox_table=outbox_table, inbox_table=inbox_table,
-                             migrations=MIGRATIONS)
+                             migrations=MIGRATIONS, blocked_table=blocked_table)
     service = NotificationService(clock=clock)
     consumer = consumers.register(runtime, service)
 

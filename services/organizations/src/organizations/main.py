@@ -8,7 +8,7 @@ from manager_shared.runtime import ServiceRuntime
 
 from . import __version__, api, consumers
 from .config import Settings
-from .models import inbox_table, outbox_table
+from .models import blocked_table, inbox_table, outbox_table
 from .service import OrganizationsService
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -17,7 +17,7 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 def create_app(settings: Settings | None = None, clock: Clock | None = None):
     settings = settings or Settings()
     runtime = ServiceRuntime("organizations", settings, outbox_table=outbox_table, inbox_table=inbox_table,
-                             migrations=MIGRATIONS)
+                             migrations=MIGRATIONS, blocked_table=blocked_table)
     service = OrganizationsService(settings=settings, outbox=runtime.outbox, clock=clock or SystemClock())
     consumers.register(runtime, service)
     app = runtime.create_app(version=__version__, routers=[api.router],

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from manager_shared.access import blocked_accounts_table
 from manager_shared.db import event_tables
 
 
@@ -36,3 +37,5 @@ class Membership(Base, table=True):
 
 
 outbox_table, inbox_table = event_tables(Base.metadata)
+# identity's block/unblock events: tokens of blocked accounts are refused here too (IDN-18)
+blocked_table = blocked_accounts_table(Base.metadata)

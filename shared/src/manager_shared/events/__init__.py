@@ -12,8 +12,8 @@ from pydantic import Field, TypeAdapter
 
 from .base import Event, utcnow
 from .billing import BillingAccountOpened
-from .identity import (AccountPreferencesChanged, AccountRegistered, LoginFailed, LoginFromNewLocation,
-                       PasswordChanged, RecoveryPhoneChanged)
+from .identity import (AccountBlocked, AccountPreferencesChanged, AccountRegistered, AccountUnblocked, LoginFailed,
+                       LoginFromNewLocation, PasswordChanged, RecoveryPhoneChanged)
 from .organizations import MemberAdded, OrganizationCreated
 
 ALL_EVENTS: tuple[type[Event], ...] = (
@@ -23,6 +23,8 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     AccountPreferencesChanged,
     PasswordChanged,
     RecoveryPhoneChanged,
+    AccountBlocked,
+    AccountUnblocked,
     OrganizationCreated,
     MemberAdded,
     BillingAccountOpened,
@@ -49,6 +51,7 @@ def parse_event(raw: bytes | str) -> Event:
 
 __all__ = [
     "ALL_EVENTS", "EVENTS_BY_TYPE", "TOPICS", "Event", "UnknownEventType", "parse_event", "utcnow",
-    "AccountRegistered", "LoginFromNewLocation", "LoginFailed", "AccountPreferencesChanged", "PasswordChanged", "RecoveryPhoneChanged", "OrganizationCreated", "MemberAdded",
+    "AccountRegistered", "LoginFromNewLocation", "LoginFailed", "AccountPreferencesChanged", "PasswordChanged", "RecoveryPhoneChanged", "AccountBlocked", "AccountUnblocked",
+    "OrganizationCreated", "MemberAdded",
     "BillingAccountOpened",
 ]

@@ -95,3 +95,19 @@ class RecoveryPhoneChanged(_AccountEvent):
     country: str | None
     device: str
     changed_at: datetime
+
+
+class AccountBlocked(_AccountEvent):
+    """Sent when support blocked the account after a security incident
+    (IDN-18): every service must refuse its still-valid access tokens at once."""
+
+    type: Literal["AccountBlocked"] = "AccountBlocked"
+    reason: str
+    blocked_at: datetime
+
+
+class AccountUnblocked(_AccountEvent):
+    """Sent when support lifted the block (IDN-18)."""
+
+    type: Literal["AccountUnblocked"] = "AccountUnblocked"
+    unblocked_at: datetime

@@ -46,3 +46,18 @@ async def test_ntf_05_mandatory_password_changed_mail_ignores_alert_choices(harn
     assert [(m.template, m.language, m.subject) for m in sent] == [
         ("password_changed", "de", "Das Passwort Ihres Manager-Kontos wurde geändert")]
     assert "Letzte Aktivitäten" in sent[0].body_text and "http" not in sent[0].body_html
+
+
+async def test_ntf_01_idn_18_block_and_unblock_mails_always_go(harness, events):
+    from manager_shared.events import AccountBlocked, AccountUnblocked
+
+    account = events.registered("it")
+    now = datetime.now(timezone.utc)
+    await harness.feed(account, _prefs(account.account_id, 2, language="it",
+                                       disabled=["LoginFailed", "LoginFromNewLocation"]),
+                       AccountBlocked(account_id=account.account_id, account_version=3, reason="incident",
+                                      blocked_at=now),
+                       AccountUnblocked(account_id=account.account_id, account_version=4, unblocked_at=now))
+    assert [(m.template, m.subject) for m in await harness.messages()] == [
+        ("account_blocked", "Il tuo account Manager è stato bloccato"),
+        ("account_unblocked", "Il tuo account Manager è stato sbloccato")]

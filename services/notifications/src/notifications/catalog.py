@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from manager_shared.events import Event, LoginFailed, LoginFromNewLocation, PasswordChanged, RecoveryPhoneChanged
+from manager_shared.events import (AccountBlocked, AccountUnblocked, Event, LoginFailed, LoginFromNewLocation,
+                                   PasswordChanged, RecoveryPhoneChanged)
 
 from . import repository as repo
 from .errors import RecipientUnknown
@@ -65,4 +66,6 @@ CATALOG: dict[type[Event], MessageKind] = {
     # The owner must hear of it even with every optional alert off.
     PasswordChanged: MessageKind("password_changed", account_holder, mandatory=True),
     RecoveryPhoneChanged: MessageKind("recovery_phone_changed", account_holder, mandatory=True),
+    AccountBlocked: MessageKind("account_blocked", account_holder, mandatory=True),
+    AccountUnblocked: MessageKind("account_unblocked", account_holder, mandatory=True),
 }

@@ -40,7 +40,10 @@ async def test_idn_01_email_unique_case_insensitive_without_enumeration(db, serv
     async with db.transaction() as s:
         accounts = (await s.execute(sa.select(Account))).scalars().all()
     assert len(accounts) == 1 and accounts[0].email_normalized == "anna@example.ch"
-    assert [e.type for e in await _events(db)] == ["AccountRegistered"]
+    # the owner of the address is told, the one signing up learns nothing
+    assert [e.type for e in await _events(db)] == ["AccountRegistered", "SignUpAttemptedWithExistingEmail"]
+    await _register(db, service, email="anna@EXAMPLE.ch")  # a flood sends one mail per window
+    assert len(await _events(db)) == 2
 
 
 async def test_idn_01_password_is_stored_as_argon2id_only(db, service):

@@ -87,3 +87,8 @@ async def open_sessions(session: AsyncSession, account_id: uuid.UUID, now) -> li
     return list((await session.execute(select(SignInSession).where(
         SignInSession.account_id == account_id, SignInSession.revoked_at.is_(None), SignInSession.expires_at > now,
     ).order_by(SignInSession.created_at.desc()))).scalars())
+
+
+async def last_activity_at(session: AsyncSession, account_id: uuid.UUID, kind: str):
+    return (await session.execute(select(sa.func.max(Activity.at)).where(
+        Activity.account_id == account_id, Activity.kind == kind))).scalar_one_or_none()

@@ -15,7 +15,7 @@ from manager_shared.clock import Clock
 from manager_shared.db import Database
 from manager_shared.errors import NotFound
 from manager_shared.events import (AccountPreferencesChanged, AccountRegistered, LoginFailed, LoginFromNewLocation,
-                                   PasswordChanged, RecoveryPhoneChanged)
+                                   PasswordChanged, RecoveryPhoneChanged, SignUpAttemptedWithExistingEmail)
 from manager_shared.events.identity import OptionalAlert
 from manager_shared.metrics import BUSINESS_EVENTS
 from manager_shared.outbox import Outbox
@@ -53,8 +53,11 @@ class IdentityService:
         # the same way whether or not the address has an account.
         check_password(data.password, email=data.email, first_name=data.first_name, last_name=data.last_name)
         normalized = normalize_email(data.email)
-        if await repo.account_by_email(session, normalized):
+        existing = await repo.account_by_email(session, normalized)
+        if existing:
             BUSINESS_EVENTS.labels("identity", "register", "existing_email").inc()
+            await self.passwords.hash(data.password)  # same work as a real sign-up: no timing difference
+            await self._tell_owner_of_signup(session, existing, where)
             return None
         now = self.clock.now()
         account = Account(email=data.email.strip(), email_normalized=normalized,
@@ -77,6 +80,18 @@ class IdentityService:
             time_zone=account.time_zone, occurred_at=now))
         BUSINESS_EVENTS.labels("identity", "register", "created").inc()
         return account
+
+    async def _tell_owner_of_signup(self, session: AsyncSession, account: Account, where: Location) -> None:
+        """The owner of a taken address hears of the attempt by mail, at most
+        once per alert window; the caller learns nothing."""
+        now = self.clock.now()
+        last = await repo.last_activity_at(session, account.id, "signup_attempt")
+        if last is not None and now - _aware(last) < timedelta(seconds=self.settings.failed_alert_window_seconds):
+            return
+        self._log(session, account.id, "signup_attempt", where, now)
+        await self.outbox.record(session, SignUpAttemptedWithExistingEmail(
+            account_id=account.id, account_version=account.version, ip=where.ip, country=where.country,
+            device=where.device, attempted_at=now, occurred_at=now))
 
     async def sign_in(self, db: Database, email: str, password: str, where: Location,
                       persistent: bool) -> TokenPair:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from manager_shared.events import (AccountBlocked, AccountUnblocked, Event, LoginFailed, LoginFromNewLocation,
-                                   PasswordChanged, RecoveryPhoneChanged)
+                                   PasswordChanged, RecoveryPhoneChanged, SignUpAttemptedWithExistingEmail)
 
 from . import repository as repo
 from .errors import RecipientUnknown
@@ -68,4 +68,5 @@ CATALOG: dict[type[Event], MessageKind] = {
     RecoveryPhoneChanged: MessageKind("recovery_phone_changed", account_holder, mandatory=True),
     AccountBlocked: MessageKind("account_blocked", account_holder, mandatory=True),
     AccountUnblocked: MessageKind("account_unblocked", account_holder, mandatory=True),
+    SignUpAttemptedWithExistingEmail: MessageKind("signup_attempt", account_holder, mandatory=True),
 }

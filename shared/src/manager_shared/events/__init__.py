@@ -13,7 +13,7 @@ from pydantic import Field, TypeAdapter
 from .base import Event, utcnow
 from .billing import BillingAccountOpened
 from .identity import (AccountBlocked, AccountPreferencesChanged, AccountRegistered, AccountUnblocked, LoginFailed,
-                       LoginFromNewLocation, PasswordChanged, RecoveryPhoneChanged)
+                       LoginFromNewLocation, PasswordChanged, RecoveryPhoneChanged, SignUpAttemptedWithExistingEmail)
 from .organizations import MemberAdded, OrganizationCreated
 
 ALL_EVENTS: tuple[type[Event], ...] = (
@@ -25,6 +25,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     RecoveryPhoneChanged,
     AccountBlocked,
     AccountUnblocked,
+    SignUpAttemptedWithExistingEmail,
     OrganizationCreated,
     MemberAdded,
     BillingAccountOpened,
@@ -52,6 +53,6 @@ def parse_event(raw: bytes | str) -> Event:
 __all__ = [
     "ALL_EVENTS", "EVENTS_BY_TYPE", "TOPICS", "Event", "UnknownEventType", "parse_event", "utcnow",
     "AccountRegistered", "LoginFromNewLocation", "LoginFailed", "AccountPreferencesChanged", "PasswordChanged", "RecoveryPhoneChanged", "AccountBlocked", "AccountUnblocked",
-    "OrganizationCreated", "MemberAdded",
+    "SignUpAttemptedWithExistingEmail", "OrganizationCreated", "MemberAdded",
     "BillingAccountOpened",
 ]

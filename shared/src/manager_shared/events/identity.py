@@ -111,3 +111,15 @@ class AccountUnblocked(_AccountEvent):
 
     type: Literal["AccountUnblocked"] = "AccountUnblocked"
     unblocked_at: datetime
+
+
+class SignUpAttemptedWithExistingEmail(_AccountEvent):
+    """Sent when someone tried to create an account with this account's login
+    e-mail (IDN-01): the sign-up answers as for a new address, so only the
+    owner learns of it, by e-mail; at most once per alert window."""
+
+    type: Literal["SignUpAttemptedWithExistingEmail"] = "SignUpAttemptedWithExistingEmail"
+    ip: str
+    country: str | None
+    device: str
+    attempted_at: datetime

@@ -138,3 +138,42 @@ def test_ntf_01_idn_08_failed_attempt_mail_in_each_language(renderer, lang):
             assert ("(4 " in body) == (attempts == 4)
             assert not URL.search(body.replace("80.128.1.1", "")) and not TAG.search(body)
             assert WHERE_TO_LOOK[lang] in body
+
+
+def _sample(event_type):
+    """A filled-in event of any account event type in the catalog."""
+    from datetime import datetime, timezone
+    from typing import Literal, get_args, get_origin
+
+    now = datetime(2026, 3, 5, 14, 4, 5, tzinfo=timezone.utc)
+    values = {}
+    for name, field in event_type.model_fields.items():
+        if name in {"event_id", "type", "version", "occurred_at", "producer", "key", "correlation_id"}:
+            continue
+        annotation = field.annotation
+        if name == "account_id":
+            values[name] = uuid.uuid4()
+        elif name in {"country"}:
+            values[name] = "CH"
+        elif annotation is datetime or name.endswith("_at"):
+            values[name] = now
+        elif annotation is int:
+            values[name] = 3
+        elif get_origin(annotation) is Literal:
+            values[name] = get_args(annotation)[0]
+        elif get_origin(annotation) is list:
+            values[name] = []
+        else:
+            values[name] = "+41 ••• •• 67" if name == "phone_hint" else "Firefox on Windows"
+    return event_type(**values)
+
+
+@pytest.mark.parametrize("event_type", list(CATALOG), ids=lambda e: e.__name__)
+@pytest.mark.parametrize("lang", sorted(LANGUAGES))
+def test_idn_09_every_catalog_message_renders_without_links(renderer, event_type, lang):
+    to = Addressee(key="k", address="anna@example.com", first_name="Anna", language=lang, time_zone="Europe/Zurich")
+    out = renderer.render(CATALOG[event_type].template, lang, "Europe/Zurich", event=_sample(event_type), to=to)
+    assert out.subject.strip() and "Anna" in out.text and "Anna" in out.html
+    for body in (out.text, out.html):
+        assert not URL.search(body) and not TAG.search(body), (event_type.__name__, lang)
+        assert "{{" not in body and "{%" not in body

@@ -258,3 +258,9 @@ async def test_idn_17_18_support_verifies_code_then_blocks_and_unblocks(staffed)
         events = [parse_event(p) for p in (await s.execute(sa.select(outbox_table.c.payload))).scalars()]
     status = [(e.type, e.account_version) for e in events if e.type in ("AccountBlocked", "AccountUnblocked")]
     assert status == [("AccountBlocked", 2), ("AccountUnblocked", 3)]
+
+
+async def test_x_03_huge_paging_cursor_is_a_422_not_a_500(client):
+    tokens, auth = await _signed_in(client)  # found by the Schemathesis run
+    r = await client.get("/v1/me/activity?before=59321735369085272064&limit=17", headers=auth)
+    assert r.status_code == 422 and r.json()["code"] == "validation_error"

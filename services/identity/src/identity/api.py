@@ -20,6 +20,9 @@ from .schemas import (AccountCreate, AccountCreated, AccountRead, AccountStatus,
                       SessionRead, SignIn, SupportCode, SupportVerified, SupportVerify, TokenPair)
 from .service import IdentityService, RefreshTokenReused
 
+# Largest id a BIGINT column holds: a bigger cursor is bad input, not a crash.
+MAX_ID = 2**63 - 1
+
 router = APIRouter(prefix="/v1", tags=["identity"])
 wellknown = APIRouter(tags=["keys"])
 support = APIRouter(prefix="/v1/support", tags=["support"])
@@ -121,7 +124,8 @@ async def reauthenticate(data: Reauthenticate, request: Request, who: Principal 
 
 @router.get("/me/activity", response_model=ActivityPage)
 async def recent_activity(request: Request, limit: int = Query(20, ge=1, le=100),
-                          before: int | None = Query(None, ge=1), who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                          before: int | None = Query(None, ge=1, le=MAX_ID), who: Principal = Depends(current_principal),
+                          session: AsyncSession = Depends(get_session)):
     """Recent security activity (IDN-10): sign-ins with place and device,
     failed attempts, password and preference changes; newest first."""
     return await service_of(request).activity(session, who.account_id, limit, before)

@@ -104,7 +104,7 @@ class IdentityService:
         normalized = normalize_email(email)
         keys = (throttle.email_key(normalized), throttle.ip_key(where.ip))
         async with db.transaction() as session:
-            await self._refuse_if_throttled(session, keys)
+            streak = await self._refuse_if_throttled(session, keys)
             account = await repo.account_by_email(session, normalized)
             stored_hash = account.password_hash if account else None
         ok = await self.passwords.verify(stored_hash, password)
@@ -123,7 +123,8 @@ class IdentityService:
             if new_hash:
                 account.password_hash = new_hash  # parameters were raised since it was stored
             now = self.clock.now()
-            await self._record_success(session, keys[0])
+            if streak:  # only then is there a failure streak to end
+                await self._record_success(session, keys[0])
             await self._note_location(session, account, where, now)
             self._log(session, account.id, "sign_in", where, now)
             pair = await self._open_session(session, account, where, persistent, now)
@@ -137,15 +138,17 @@ class IdentityService:
         return throttle.Limits(s.account_delay_after, s.account_lock_after, s.account_lock_seconds,
                                s.account_max_failures_per_hour)
 
-    async def _refuse_if_throttled(self, session: AsyncSession, keys: tuple[str, ...]) -> None:
+    async def _refuse_if_throttled(self, session: AsyncSession, keys: tuple[str, ...]) -> bool:
         """IDN-04: a locked e-mail or address is refused before any password
-        check, with the same answer whether or not the e-mail has an account."""
+        check, with the same answer whether or not the e-mail has an account.
+        Returns whether the first key (the e-mail) has a failure streak."""
         now = self.clock.now()
-        wait = max([throttle.retry_after(_tally(row), now) for row in await repo.throttles(session, keys)],
-                   default=0)
+        rows = await repo.throttles(session, keys)
+        wait = max([throttle.retry_after(_tally(row), now) for row in rows], default=0)
         if wait:
             BUSINESS_EVENTS.labels("identity", "sign_in", "throttled").inc()
             raise TooManyAttempts(wait)
+        return any(row.key == keys[0] and row.consecutive for row in rows)
 
     async def _record_failure(self, session: AsyncSession, keys: tuple[str, ...], account: Account | None,
                               where: Location) -> None:
@@ -179,7 +182,8 @@ class IdentityService:
     async def _note_location(self, session: AsyncSession, account: Account, where: Location, now: datetime) -> None:
         known = await repo.known_location(session, account.id, where.place_key, where.device)
         if known:
-            known.last_seen_at = now
+            if now - _aware(known.last_seen_at) > timedelta(hours=1):  # no write on every sign-in
+                known.last_seen_at = now
             return
         if await repo.has_known_locations(session, account.id):
             await self.outbox.record(session, LoginFromNewLocation(

@@ -16,8 +16,9 @@ from .db import get_session
 from .errors import InvalidRefreshToken
 from .location import Location, locate
 from .schemas import (AccountCreate, AccountCreated, AccountRead, AccountStatus, ActivityPage, BlockChange,
-                      PasswordChange, Preferences, PreferencesUpdate, Reauthenticate, RecoveryPhoneUpdate, Refresh,
-                      SessionRead, SignIn, SupportCode, SupportVerified, SupportVerify, TokenPair)
+                      EmergencyCodes, MfaChallenge, MfaStep, PasswordChange, Preferences, PreferencesUpdate,
+                      Reauthenticate, RecoveryPhoneUpdate, Refresh, SessionRead, SignIn, SupportCode, SupportVerified,
+                      SupportVerify, TokenPair, TotpConfirm, TotpEnrolment, TotpStart, TwoFactorMethodRead)
 from .service import IdentityService, RefreshTokenReused
 
 # Largest id a BIGINT column holds: a bigger cursor is bad input, not a crash.
@@ -47,11 +48,20 @@ async def register(data: AccountCreate, request: Request, session: AsyncSession 
     return AccountCreated()
 
 
-@router.post("/sessions", response_model=TokenPair)
+@router.post("/sessions", response_model=TokenPair | MfaChallenge)
 async def sign_in(data: SignIn, request: Request):
     """Sign in with e-mail and password (IDN-03). Returns a short-lived access
-    token (ES256 JWT, keys at /.well-known/jwks.json) and a rotating refresh token."""
+    token (ES256 JWT, keys at /.well-known/jwks.json) and a rotating refresh token;
+    or, when the account has 2FA, a challenge to finish at /v1/sessions/mfa."""
     return await service_of(request).sign_in(runtime_of(request).db, data.email, data.password, where(request), data.persistent)
+
+
+@router.post("/sessions/mfa", response_model=TokenPair)
+async def sign_in_second_step(data: MfaStep, request: Request):
+    """Finish a sign-in with a code from the authenticator app (each code once)
+    or an emergency code (each once; the owner is told) (IDN-14)."""
+    return await request.app.state.two_factor.complete_sign_in(
+        runtime_of(request).db, data.mfa_token, data.code, data.emergency_code, where(request))
 
 
 @router.post("/sessions/refresh", response_model=TokenPair)
@@ -129,6 +139,43 @@ async def recent_activity(request: Request, limit: int = Query(20, ge=1, le=100)
     """Recent security activity (IDN-10): sign-ins with place and device,
     failed attempts, password and preference changes; newest first."""
     return await service_of(request).activity(session, who.account_id, limit, before)
+
+
+@router.get("/me/2fa", response_model=list[TwoFactorMethodRead])
+async def two_factor_methods(request: Request, who: Principal = Depends(current_principal),
+                             session: AsyncSession = Depends(get_session)):
+    """The account's confirmed second factors (none = 2FA off)."""
+    return await request.app.state.two_factor.methods(session, who.account_id)
+
+
+@router.post("/me/2fa/totp", response_model=TotpEnrolment, status_code=status.HTTP_201_CREATED)
+async def start_totp(data: TotpStart, request: Request, who: Principal = Depends(current_principal),
+                     session: AsyncSession = Depends(get_session)):
+    """Add an authenticator app (needs a sign-in in the last 5 minutes): scan
+    the QR code, then confirm with a code."""
+    return await request.app.state.two_factor.start_totp(session, who, data.name)
+
+
+@router.post("/me/2fa/totp/{method_id}/confirm", response_model=EmergencyCodes)
+async def confirm_totp(method_id: uuid.UUID, data: TotpConfirm, request: Request,
+                       who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+    """Confirm the app with a code; the first factor returns the 10 emergency codes, once."""
+    codes = await request.app.state.two_factor.confirm_totp(session, who, method_id, data.code)
+    return EmergencyCodes(emergency_codes=codes)
+
+
+@router.delete("/me/2fa/totp/{method_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_totp(method_id: uuid.UUID, request: Request, who: Principal = Depends(current_principal),
+                      session: AsyncSession = Depends(get_session)):
+    """Remove an authenticator app (needs a recent sign-in)."""
+    await request.app.state.two_factor.remove_totp(session, who, method_id)
+
+
+@router.post("/me/2fa/emergency-codes", response_model=EmergencyCodes)
+async def regenerate_emergency_codes(request: Request, who: Principal = Depends(current_principal),
+                                     session: AsyncSession = Depends(get_session)):
+    """A new set of 10 emergency codes (the old ones stop working), shown once."""
+    return EmergencyCodes(emergency_codes=await request.app.state.two_factor.regenerate_codes(session, who))
 
 
 @router.get("/me/preferences", response_model=Preferences)

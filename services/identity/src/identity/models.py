@@ -103,6 +103,32 @@ class Activity(Base, table=True):
     at: datetime = Field(sa_type=_tz())
 
 
+class TotpMethod(Base, table=True):
+    """An authenticator app (IDN-14a). `last_step` is the durable replay
+    record: a code is accepted only for a later time step than the last one."""
+
+    __tablename__ = "totp_method"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    account_id: uuid.UUID = Field(foreign_key="account.id", index=True)
+    name: str = Field(max_length=60)
+    secret: str = Field(max_length=64)  # base32, 160 bits
+    created_at: datetime = Field(sa_type=_tz())
+    confirmed_at: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
+    last_step: int = 0
+
+
+class EmergencyCode(Base, table=True):
+    """One-time backup codes (IDN-14), stored as SHA-256 only."""
+
+    __tablename__ = "emergency_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: uuid.UUID = Field(foreign_key="account.id", index=True)
+    code_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    used_at: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
+
+
 class SigninThrottle(Base, table=True):
     """Failed sign-in tally of one key (hashed e-mail or source address), IDN-04."""
 

@@ -159,3 +159,48 @@ class BlockChange(_Strict):
 class AccountStatus(BaseModel):
     account_id: uuid.UUID
     status: Literal["active", "blocked"]
+
+
+class MfaChallenge(BaseModel):
+    """The password was right and the account has 2FA: finish with
+    POST /v1/sessions/mfa within 5 minutes."""
+
+    mfa_required: Literal[True] = True
+    mfa_token: str
+    methods: list[str]
+
+
+class MfaStep(_Strict):
+    mfa_token: str = Field(min_length=20, max_length=2048)
+    code: str | None = Field(default=None, max_length=10)
+    emergency_code: str | None = Field(default=None, max_length=40)
+
+
+class TotpStart(_Strict):
+    name: str = Field(default="Authenticator app", min_length=1, max_length=60)
+
+
+class TotpEnrolment(BaseModel):
+    """Shown once: add it to the app (scan the QR code), then confirm with a code."""
+
+    id: uuid.UUID
+    secret: str
+    provisioning_uri: str
+    qr_svg: str
+
+
+class TotpConfirm(_Strict):
+    code: str = Field(min_length=6, max_length=6)
+
+
+class EmergencyCodes(BaseModel):
+    """Shown once: keep them safe; each works once in place of the app."""
+
+    emergency_codes: list[str] | None
+
+
+class TwoFactorMethodRead(BaseModel):
+    id: uuid.UUID
+    kind: Literal["totp"]
+    name: str
+    created_at: datetime

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import get_args
@@ -29,8 +30,8 @@ from .location import Location
 from .models import Account, Activity, KnownLocation, RefreshToken, SignInSession, SigninThrottle
 from .password_policy import check_password
 from .passwords import Passwords
-from .schemas import (AccountCreate, ActivityPage, ActivityRead, Preferences, PreferencesUpdate, SessionRead,
-                      TokenPair)
+from .schemas import (AccountCreate, ActivityPage, ActivityRead, MfaChallenge, Preferences, PreferencesUpdate,
+                      SessionRead, TokenPair)
 from .tokens import TokenIssuer, hash_token, new_refresh_token
 
 
@@ -45,6 +46,8 @@ class IdentityService:
     outbox: Outbox
     clock: Clock
     tokens: TokenIssuer | None = None  # set at start-up, once the signing key is loaded
+    # (session, account_id, persistent) -> MfaChallenge | None; wired in main.py (two_factor.py)
+    second_factor: Callable[..., Awaitable[MfaChallenge | None]] | None = None
 
     async def register(self, session: AsyncSession, data: AccountCreate, where: Location) -> Account | None:
         """Create the account (IDN-01). An address already in use gets the
@@ -94,7 +97,7 @@ class IdentityService:
             device=where.device, attempted_at=now, occurred_at=now))
 
     async def sign_in(self, db: Database, email: str, password: str, where: Location,
-                      persistent: bool) -> TokenPair:
+                      persistent: bool) -> TokenPair | MfaChallenge:
         """Password sign-in (IDN-03) with new-location detection (IDN-07).
 
         Runs its own two short transactions: the Argon2id check (tens of ms
@@ -122,6 +125,10 @@ class IdentityService:
                 raise AccountBlocked()
             if new_hash:
                 account.password_hash = new_hash  # parameters were raised since it was stored
+            if self.second_factor is not None:
+                challenge = await self.second_factor(session, account.id, persistent)
+                if challenge is not None:  # IDN-03: then the second factor (two_factor.py)
+                    return challenge
             now = self.clock.now()
             if streak:  # only then is there a failure streak to end
                 await self._record_success(session, keys[0])
@@ -193,10 +200,10 @@ class IdentityService:
                                   first_seen_at=now, last_seen_at=now))
 
     async def _open_session(self, session: AsyncSession, account: Account, where: Location, persistent: bool,
-                            now: datetime) -> TokenPair:
+                            now: datetime, amr: str = "pwd") -> TokenPair:
         ttl = (timedelta(days=self.settings.refresh_token_ttl_days) if persistent
                else timedelta(hours=self.settings.browser_session_ttl_hours))
-        signin = SignInSession(account_id=account.id, auth_time=now, persistent=persistent, ip=where.ip,
+        signin = SignInSession(account_id=account.id, auth_time=now, amr=amr, persistent=persistent, ip=where.ip,
                                country=where.country, device=where.device, created_at=now, expires_at=now + ttl)
         session.add(signin)
         await session.flush()  # the refresh token references it (no ORM relationship to order inserts)

@@ -42,6 +42,23 @@ class TokenIssuer:
             claims["scope"] = scope
         return jwt.encode(claims, self._key, algorithm="ES256", headers={"kid": self.kid})
 
+    def mfa_token(self, *, account_id: str, persistent: bool, now: datetime, ttl: int = 300) -> str:
+        """Proof that the password step passed, for the second step only: its
+        audience is not the API's, so no service accepts it as an access token."""
+        iat = int(now.timestamp())
+        return jwt.encode({"iss": self.issuer, "aud": f"{self.audience}-mfa", "sub": account_id, "iat": iat,
+                           "exp": iat + ttl, "persistent": persistent, "jti": secrets.token_urlsafe(12)},
+                          self._key, algorithm="ES256", headers={"kid": self.kid})
+
+    def read_mfa_token(self, token: str, now: datetime) -> dict | None:
+        """The claims of a valid, unexpired second-step token (expiry by the injected clock)."""
+        try:
+            claims = jwt.decode(token, self._key.public_key(), algorithms=["ES256"], audience=f"{self.audience}-mfa",
+                                issuer=self.issuer, options={"verify_exp": False, "require": ["exp", "sub"]})
+        except jwt.PyJWTError:
+            return None
+        return claims if claims["exp"] > now.timestamp() else None
+
     def jwks(self) -> dict:
         jwk = json.loads(ECAlgorithm.to_jwk(self._key.public_key()))
         jwk.update({"kid": self.kid, "use": "sig", "alg": "ES256"})

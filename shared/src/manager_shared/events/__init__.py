@@ -12,8 +12,9 @@ from pydantic import Field, TypeAdapter
 
 from .base import Event, utcnow
 from .billing import BillingAccountOpened
-from .identity import (AccountBlocked, AccountPreferencesChanged, AccountRegistered, AccountUnblocked, LoginFailed,
-                       LoginFromNewLocation, PasswordChanged, RecoveryPhoneChanged, SignUpAttemptedWithExistingEmail)
+from .identity import (AccountBlocked, AccountPreferencesChanged, AccountRegistered, AccountUnblocked,
+                       EmergencyCodeUsed, LoginFailed, LoginFromNewLocation, PasswordChanged, RecoveryPhoneChanged,
+                       SignUpAttemptedWithExistingEmail, TwoFactorDisabled, TwoFactorEnabled)
 from .organizations import MemberAdded, OrganizationCreated
 
 ALL_EVENTS: tuple[type[Event], ...] = (
@@ -26,6 +27,9 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     AccountBlocked,
     AccountUnblocked,
     SignUpAttemptedWithExistingEmail,
+    TwoFactorEnabled,
+    TwoFactorDisabled,
+    EmergencyCodeUsed,
     OrganizationCreated,
     MemberAdded,
     BillingAccountOpened,
@@ -53,6 +57,7 @@ def parse_event(raw: bytes | str) -> Event:
 __all__ = [
     "ALL_EVENTS", "EVENTS_BY_TYPE", "TOPICS", "Event", "UnknownEventType", "parse_event", "utcnow",
     "AccountRegistered", "LoginFromNewLocation", "LoginFailed", "AccountPreferencesChanged", "PasswordChanged", "RecoveryPhoneChanged", "AccountBlocked", "AccountUnblocked",
-    "SignUpAttemptedWithExistingEmail", "OrganizationCreated", "MemberAdded",
+    "SignUpAttemptedWithExistingEmail", "TwoFactorEnabled", "TwoFactorDisabled", "EmergencyCodeUsed",
+    "OrganizationCreated", "MemberAdded",
     "BillingAccountOpened",
 ]

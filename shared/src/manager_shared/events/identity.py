@@ -123,3 +123,35 @@ class SignUpAttemptedWithExistingEmail(_AccountEvent):
     country: str | None
     device: str
     attempted_at: datetime
+
+
+class TwoFactorEnabled(_AccountEvent):
+    """Sent when the account has a (new) confirmed second factor (IDN-14);
+    `methods` is the current count, so organizations' 2FA policy (ORG-11)
+    needs no earlier state."""
+
+    type: Literal["TwoFactorEnabled"] = "TwoFactorEnabled"
+    method: Literal["totp", "webauthn", "sms", "push"]
+    methods: int
+    changed_at: datetime
+
+
+class TwoFactorDisabled(_AccountEvent):
+    """Sent when a second factor was removed; `methods` = 0 means 2FA is off."""
+
+    type: Literal["TwoFactorDisabled"] = "TwoFactorDisabled"
+    method: Literal["totp", "webauthn", "sms", "push"]
+    methods: int
+    changed_at: datetime
+
+
+class EmergencyCodeUsed(_AccountEvent):
+    """Sent when an emergency (backup) code replaced the second factor at
+    sign-in (IDN-14); the owner is told, with how many codes are left."""
+
+    type: Literal["EmergencyCodeUsed"] = "EmergencyCodeUsed"
+    remaining: int
+    ip: str
+    country: str | None
+    device: str
+    used_at: datetime

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from manager_shared.events import (AccountBlocked, AccountUnblocked, Event, LoginFailed, LoginFromNewLocation,
-                                   PasswordChanged, RecoveryPhoneChanged, SignUpAttemptedWithExistingEmail)
+from manager_shared.events import (AccountBlocked, AccountUnblocked, EmergencyCodeUsed, Event, LoginFailed,
+                                   LoginFromNewLocation, PasswordChanged, RecoveryPhoneChanged,
+                                   SignUpAttemptedWithExistingEmail, TwoFactorDisabled, TwoFactorEnabled)
 
 from . import repository as repo
 from .errors import RecipientUnknown
@@ -69,4 +70,7 @@ CATALOG: dict[type[Event], MessageKind] = {
     AccountBlocked: MessageKind("account_blocked", account_holder, mandatory=True),
     AccountUnblocked: MessageKind("account_unblocked", account_holder, mandatory=True),
     SignUpAttemptedWithExistingEmail: MessageKind("signup_attempt", account_holder, mandatory=True),
+    TwoFactorEnabled: MessageKind("two_factor_enabled", account_holder, mandatory=True),
+    TwoFactorDisabled: MessageKind("two_factor_disabled", account_holder, mandatory=True),
+    EmergencyCodeUsed: MessageKind("emergency_code_used", account_holder, mandatory=True),
 }

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from pathlib import Path
 
 from .ports import free_port, wait_for_port
 
@@ -104,6 +103,3 @@ class PostgresServer:
         conn.close()
         self._created.clear()
 
-
-def sync_url(url: str) -> str:
-    return url.replace("+asyncpg", "")

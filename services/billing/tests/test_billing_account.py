@@ -11,6 +11,7 @@ from billing.config import Settings
 from billing.main import create_app
 from billing.models import BillingAccount
 from manager_shared.events import MemberAdded, OrganizationCreated
+from manager_shared.testing.fixtures import feed
 from manager_shared.testing.tokens import TestTokens
 
 
@@ -22,16 +23,11 @@ async def app(tmp_path, service_env):
         yield application
 
 
-async def _feed(app, *events):
-    consumer = app.state.runtime.consumers[0][0]
-    return [await consumer.handle_raw(e.topic, e.to_bytes()) for e in events]
-
-
 async def test_bil_01_billing_account_opened_once_per_organization(app):
     org, owner = uuid.uuid4(), uuid.uuid4()
     created = OrganizationCreated(organization_id=org, name="Muster AG", kind="company", created_by=owner,
                                   country="DE", currency="EUR")
-    assert await _feed(app, created, created) == ["processed", "duplicate"]
+    assert await feed(app, created, created) == ["processed", "duplicate"]
     async with app.state.runtime.db.transaction() as s:
         accounts = (await s.execute(sa.select(BillingAccount))).scalars().all()
     assert [(a.organization_id, a.currency) for a in accounts] == [(org, "EUR")]
@@ -40,7 +36,7 @@ async def test_bil_01_billing_account_opened_once_per_organization(app):
 async def test_bil_01_only_legal_representatives_and_admins_see_it(app):
     tokens = TestTokens().trust_in(app)
     org, owner, helper, stranger = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    await _feed(app,
+    await feed(app,
                 OrganizationCreated(organization_id=org, name="Muster", kind="private", created_by=owner,
                                     currency="CHF"),
                 MemberAdded(organization_id=org, account_id=owner, role="legal_representative"),

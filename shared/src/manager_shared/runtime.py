@@ -13,12 +13,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 from faststream.kafka import KafkaBroker
 
-from .access import BlockedAccounts
+from .access import BlockedAccounts, Memberships
 from .auth import JwksCache, Principal, TokenVerifier, bearer_token
 from .consumer import EventConsumer
 from .db import Database, migrate
 from .errors import AccountIsBlocked, install_error_handlers
-from .events import AccountBlocked, AccountUnblocked
+from .events import AccountBlocked, AccountUnblocked, MemberAdded
 from .metrics import MetricsMiddleware, metrics_response
 from .outbox import Outbox, OutboxRelay
 from .topics import ensure_topics
@@ -31,7 +31,8 @@ class ServiceRuntime:
     """Everything a service needs at run time, built once in its main.py."""
 
     def __init__(self, name: str, settings: ServiceSettings, *, outbox_table: sa.Table, inbox_table: sa.Table,
-                 migrations: Path, blocked_table: sa.Table | None = None) -> None:
+                 migrations: Path, blocked_table: sa.Table | None = None,
+                 member_table: sa.Table | None = None) -> None:
         self.name, self.settings, self.migrations = name, settings, migrations
         self.db = Database(settings.database_url)
         self.broker = KafkaBroker(
@@ -46,6 +47,8 @@ class ServiceRuntime:
         self.verifier = TokenVerifier(JwksCache(settings.jwks_url), issuer=settings.token_issuer,
                                       audience=settings.token_audience)
         self.blocked = BlockedAccounts(blocked_table) if blocked_table is not None else None
+        # Services that decide who may act on an organization keep its memberships (ORG-09).
+        self.members = Memberships(member_table) if member_table is not None else None
         self.current_principal = self._principal
         self._document_publishers()
         self._startup: list[Callable[[], Awaitable[None]]] = []
@@ -62,6 +65,15 @@ class ServiceRuntime:
                 if await self.blocked.is_blocked(session, who.account_id):
                     raise AccountIsBlocked()
         return who
+
+    def _follow_memberships(self) -> None:
+        if self.members is None:
+            return
+        members = self.members
+
+        @self.consumer("memberships", MemberAdded.topic).on(MemberAdded)
+        async def on_member_added(session, event: MemberAdded) -> None:
+            await members.apply(session, event)
 
     def _follow_blocking(self) -> None:
         if self.blocked is None:
@@ -177,7 +189,9 @@ class ServiceRuntime:
         app = FastAPI(title=f"Manager {self.name}", version=version, description=description,
                       lifespan=self.lifespan)
         app.state.runtime = self
-        self._follow_blocking()  # after the service's own consumers: theirs come first in `consumers`
+        # after the service's own consumers: theirs come first in `consumers`
+        self._follow_memberships()
+        self._follow_blocking()
         app.add_middleware(MetricsMiddleware, service=self.name)
         install_error_handlers(app)
         app.include_router(self._ops_router(version))

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from manager_shared.access import Memberships
 from manager_shared.clock import Clock
-from manager_shared.events import BillingAccountOpened, MemberAdded, OrganizationCreated
+from manager_shared.events import BillingAccountOpened, OrganizationCreated
 from manager_shared.metrics import BUSINESS_EVENTS
 from manager_shared.outbox import Outbox
 
@@ -39,9 +39,6 @@ class BillingService:
             organization_id=event.organization_id, billing_account_id=account.id, currency=account.currency))
         BUSINESS_EVENTS.labels("billing", "open_billing_account", "created").inc()
         return account
-
-    async def add_member(self, session: AsyncSession, event: MemberAdded) -> None:
-        await self.members.apply(session, event)
 
     async def account_for(self, session: AsyncSession, organization_id: uuid.UUID,
                           account_id: uuid.UUID) -> BillingAccount:

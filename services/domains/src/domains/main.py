@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from manager_shared.access import Memberships
 from manager_shared.clock import Clock, SystemClock
 from manager_shared.runtime import ServiceRuntime
 
@@ -18,8 +17,9 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 def create_app(settings: Settings | None = None, clock: Clock | None = None):
     settings = settings or Settings()
     runtime = ServiceRuntime("domains", settings, outbox_table=outbox_table, inbox_table=inbox_table,
-                             migrations=MIGRATIONS, blocked_table=blocked_table)
-    service = DomainsService(outbox=runtime.outbox, clock=clock or SystemClock(), members=Memberships(member_table))
+                             migrations=MIGRATIONS, blocked_table=blocked_table,
+                             member_table=member_table)
+    service = DomainsService(outbox=runtime.outbox, clock=clock or SystemClock(), members=runtime.members)
     consumers.register(runtime, service)
     app = runtime.create_app(version=__version__, routers=[api.router],
                              description="Domain registrations: expiry, renewal, redemption and restore.")

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from manager_shared.access import Memberships
 from manager_shared.clock import Clock
-from manager_shared.events import MemberAdded, OrganizationCreated
+from manager_shared.events import OrganizationCreated
 from manager_shared.outbox import Outbox
 
 from . import repository as repo
@@ -25,9 +25,6 @@ class DomainsService:
     async def add_organization(self, session: AsyncSession, event: OrganizationCreated) -> None:
         if await session.get(OrganizationRef, event.organization_id) is None:
             session.add(OrganizationRef(id=event.organization_id, name=event.name, created_at=event.occurred_at))
-
-    async def add_member(self, session: AsyncSession, event: MemberAdded) -> None:
-        await self.members.apply(session, event)
 
     async def domains_for(self, session: AsyncSession, organization_id: uuid.UUID,
                           account_id: uuid.UUID) -> list[Domain]:

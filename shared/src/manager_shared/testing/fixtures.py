@@ -62,3 +62,13 @@ def env_for(prefix: str, overrides: dict) -> dict[str, str]:
     env.update({f"{prefix}{k.upper()}": str(v).lower() if isinstance(v, bool) else str(v)
                 for k, v in overrides.items()})
     return env
+
+
+async def feed(app, *events) -> list[str]:
+    """Hand events to whichever of the app's consumers handles their type, as
+    the broker would; returns the outcomes (processed, duplicate, ...)."""
+    outcomes = []
+    for event in events:
+        consumer = next(c for c, _ in app.state.runtime.consumers if event.type in c.handlers)
+        outcomes.append(await consumer.handle_raw(event.topic, event.to_bytes()))
+    return outcomes

@@ -159,6 +159,8 @@ def _sample(event_type):
             values[name] = now
         elif annotation is int:
             values[name] = 3
+        elif annotation is bool:
+            values[name] = False
         elif get_origin(annotation) is Literal:
             values[name] = get_args(annotation)[0]
         elif get_origin(annotation) is list:

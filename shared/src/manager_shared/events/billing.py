@@ -19,3 +19,10 @@ class BillingAccountOpened(Event):
     organization_id: UUID
     billing_account_id: UUID
     currency: Literal["CHF", "EUR"]
+
+
+# Every event this producer publishes, in the order they were introduced.
+EVENTS: tuple[type[Event], ...] = (
+    BillingAccountOpened,
+)
+__all__ = [e.__name__ for e in EVENTS]

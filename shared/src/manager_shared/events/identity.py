@@ -79,6 +79,8 @@ class PasswordChanged(_AccountEvent):
     every other session was signed out. notifications always tells the owner."""
 
     type: Literal["PasswordChanged"] = "PasswordChanged"
+    # "changed" by the owner while signed in, or "reset" through recovery (IDN-13)
+    reason: Literal["changed", "reset"] = "changed"
     ip: str
     country: str | None
     device: str
@@ -137,11 +139,14 @@ class TwoFactorEnabled(_AccountEvent):
 
 
 class TwoFactorDisabled(_AccountEvent):
-    """Sent when a second factor was removed; `methods` = 0 means 2FA is off."""
+    """Sent when a second factor was removed; `methods` = 0 means 2FA is off.
+    `by_support` marks a reset by support after the owner proved identity
+    (IDN-16/17): every method went at once."""
 
     type: Literal["TwoFactorDisabled"] = "TwoFactorDisabled"
-    method: Literal["totp", "webauthn", "sms", "push"]
+    method: Literal["totp", "webauthn", "sms", "push", "all"]
     methods: int
+    by_support: bool = False
     changed_at: datetime
 
 
@@ -155,3 +160,98 @@ class EmergencyCodeUsed(_AccountEvent):
     country: str | None
     device: str
     used_at: datetime
+
+
+class SmsCodeRequested(_AccountEvent):
+    """Sent when identity needs a one-time code delivered by SMS (IDN-13,
+    IDN-14c): a second-factor sign-in, confirming a new SMS factor, or a
+    password reset. notifications sends it through the SMS gateway and never
+    logs `code`; it is mandatory (no preference turns it off). The code is
+    valid until `expires_at` and works once."""
+
+    type: Literal["SmsCodeRequested"] = "SmsCodeRequested"
+    phone: str  # E.164, of CH, FR, BE or DE
+    code: str
+    purpose: Literal["sign_in", "enrolment", "password_reset"]
+    expires_at: datetime
+
+
+class LoginEmailChangeRequested(_AccountEvent):
+    """Sent when the owner asked to change the login e-mail (IDN-06): the
+    change waits for `code` sent to `new_email` (mandatory mail, never logged);
+    `old_email` gets a notice that a change was asked."""
+
+    type: Literal["LoginEmailChangeRequested"] = "LoginEmailChangeRequested"
+    old_email: str
+    new_email: str
+    code: str
+    expires_at: datetime
+
+
+class LoginEmailChanged(_AccountEvent):
+    """Sent when the new login e-mail was confirmed and is now the account's
+    login (IDN-06). Projections of the account's contact data switch to
+    `new_email`; notifications tells `old_email`."""
+
+    type: Literal["LoginEmailChanged"] = "LoginEmailChanged"
+    old_email: str
+    new_email: str
+    changed_at: datetime
+
+
+class PasswordResetRequested(_AccountEvent):
+    """Sent when someone asked to reset this account's password with the
+    recovery (or login) e-mail (IDN-13): notifications mails `code` to `email`
+    (mandatory, never logged). The reset by SMS uses SmsCodeRequested."""
+
+    type: Literal["PasswordResetRequested"] = "PasswordResetRequested"
+    email: str
+    code: str
+    expires_at: datetime
+    ip: str
+    country: str | None
+    device: str
+
+
+class AppPasswordCreated(_AccountEvent):
+    """Sent when the owner created an application password for a sync client
+    (IDN-15); notifications tells the owner (an unexpected one means trouble)."""
+
+    type: Literal["AppPasswordCreated"] = "AppPasswordCreated"
+    app_password_id: UUID
+    name: str
+    created_at: datetime
+
+
+class AppPasswordRevoked(_AccountEvent):
+    """Sent when an application password was revoked (IDN-15); sync servers
+    that cache app-password checks drop theirs."""
+
+    type: Literal["AppPasswordRevoked"] = "AppPasswordRevoked"
+    app_password_id: UUID
+    revoked_at: datetime
+
+
+
+# Every event this producer publishes, in the order they were introduced.
+EVENTS: tuple[type[Event], ...] = (
+    AccountRegistered,
+    LoginFromNewLocation,
+    LoginFailed,
+    AccountPreferencesChanged,
+    PasswordChanged,
+    RecoveryPhoneChanged,
+    AccountBlocked,
+    AccountUnblocked,
+    SignUpAttemptedWithExistingEmail,
+    TwoFactorEnabled,
+    TwoFactorDisabled,
+    EmergencyCodeUsed,
+    SmsCodeRequested,
+    LoginEmailChangeRequested,
+    LoginEmailChanged,
+    PasswordResetRequested,
+    AppPasswordCreated,
+    AppPasswordRevoked,
+)
+__all__ = [e.__name__ for e in EVENTS]

@@ -37,3 +37,11 @@ class MemberAdded(_OrganizationEvent):
     type: Literal["MemberAdded"] = "MemberAdded"
     account_id: UUID
     role: Role
+
+
+# Every event this producer publishes, in the order they were introduced.
+EVENTS: tuple[type[Event], ...] = (
+    OrganizationCreated,
+    MemberAdded,
+)
+__all__ = [e.__name__ for e in EVENTS]

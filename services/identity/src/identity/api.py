@@ -16,7 +16,7 @@ from .db import get_session
 from .errors import InvalidRefreshToken
 from .location import Location, locate
 from .schemas import (AccountCreate, AccountCreated, AccountRead, AccountStatus, ActivityPage, BlockChange,
-                      EmergencyCodes, MfaChallenge, MfaStep, PasswordChange, Preferences, PreferencesUpdate,
+                      EmergencyCodes, MethodRename, MfaChallenge, MfaStep, PasswordChange, Preferences, PreferencesUpdate,
                       Reauthenticate, RecoveryPhoneUpdate, Refresh, SessionRead, SignIn, SupportCode, SupportVerified,
                       SupportVerify, TokenPair, TotpConfirm, TotpEnrolment, TotpStart, TwoFactorMethodRead)
 from .service import IdentityService, RefreshTokenReused
@@ -58,10 +58,11 @@ async def sign_in(data: SignIn, request: Request):
 
 @router.post("/sessions/mfa", response_model=TokenPair)
 async def sign_in_second_step(data: MfaStep, request: Request):
-    """Finish a sign-in with a code from the authenticator app (each code once)
-    or an emergency code (each once; the owner is told) (IDN-14)."""
-    return await request.app.state.two_factor.complete_sign_in(
-        runtime_of(request).db, data.mfa_token, data.code, data.emergency_code, where(request))
+    """Finish a sign-in with the proof of one second factor (IDN-14): a code
+    from the authenticator app (each code once), a security key assertion, an
+    SMS code, an approved push challenge, or an emergency code (each once; the
+    owner is told). The mfa_token works once."""
+    return await request.app.state.two_factor.complete_sign_in(runtime_of(request).db, data, where(request))
 
 
 @router.post("/sessions/refresh", response_model=TokenPair)
@@ -153,14 +154,14 @@ async def start_totp(data: TotpStart, request: Request, who: Principal = Depends
                      session: AsyncSession = Depends(get_session)):
     """Add an authenticator app (needs a sign-in in the last 5 minutes): scan
     the QR code, then confirm with a code."""
-    return await request.app.state.two_factor.start_totp(session, who, data.name)
+    return await request.app.state.two_factor.kinds["totp"].start(session, who, data.name)
 
 
 @router.post("/me/2fa/totp/{method_id}/confirm", response_model=EmergencyCodes)
 async def confirm_totp(method_id: uuid.UUID, data: TotpConfirm, request: Request,
                        who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
     """Confirm the app with a code; the first factor returns the 10 emergency codes, once."""
-    codes = await request.app.state.two_factor.confirm_totp(session, who, method_id, data.code)
+    codes = await request.app.state.two_factor.kinds["totp"].confirm(session, who, method_id, data.code)
     return EmergencyCodes(emergency_codes=codes)
 
 
@@ -168,7 +169,22 @@ async def confirm_totp(method_id: uuid.UUID, data: TotpConfirm, request: Request
 async def remove_totp(method_id: uuid.UUID, request: Request, who: Principal = Depends(current_principal),
                       session: AsyncSession = Depends(get_session)):
     """Remove an authenticator app (needs a recent sign-in)."""
-    await request.app.state.two_factor.remove_totp(session, who, method_id)
+    await request.app.state.two_factor.remove(session, who, method_id, kind="totp")
+
+
+@router.patch("/me/2fa/{method_id}", response_model=TwoFactorMethodRead)
+async def rename_method(method_id: uuid.UUID, data: MethodRename, request: Request,
+                        who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+    """Rename a second factor of any kind (e.g. "YubiKey in the drawer")."""
+    return await request.app.state.two_factor.rename(session, who, method_id, data.name)
+
+
+@router.delete("/me/2fa/{method_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_method(method_id: uuid.UUID, request: Request, who: Principal = Depends(current_principal),
+                        session: AsyncSession = Depends(get_session)):
+    """Remove a second factor of any kind (needs a recent sign-in); removing
+    the last one turns 2FA off and the emergency codes stop working."""
+    await request.app.state.two_factor.remove(session, who, method_id)
 
 
 @router.post("/me/2fa/emergency-codes", response_model=EmergencyCodes)

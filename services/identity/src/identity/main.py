@@ -14,6 +14,7 @@ from .models import blocked_table, inbox_table, outbox_table
 from .passwords import Passwords
 from .service import IdentityService
 from .support import SupportService
+from .factor_totp import TotpFactor
 from .two_factor import TwoFactorService
 from .tokens import TokenIssuer
 
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None):
     app.state.identity = service
     app.state.support = SupportService(identity=service)
     app.state.two_factor = two_factor = TwoFactorService(identity=service)
+    two_factor.register(TotpFactor())
     service.second_factor = two_factor.challenge_if_needed
     app.state.trusted_proxies = parse_networks(settings.trusted_proxies.split(","))
     return app

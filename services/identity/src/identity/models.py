@@ -129,6 +129,100 @@ class EmergencyCode(Base, table=True):
     used_at: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
 
 
+class WebAuthnCredential(Base, table=True):
+    """A security key (IDN-14b), registered with the `webauthn` package.
+    `sign_count` is the authenticator's counter: a lower one means a clone."""
+
+    __tablename__ = "webauthn_credential"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    account_id: uuid.UUID = Field(foreign_key="account.id", index=True)
+    name: str = Field(max_length=60)
+    credential_id: str = Field(max_length=1400, sa_column_kwargs={"unique": True})  # base64url
+    public_key: bytes = Field(sa_type=sa.LargeBinary)  # COSE
+    sign_count: int = 0
+    transports: str = Field(default="", max_length=200)
+    created_at: datetime = Field(sa_type=_tz())
+    confirmed_at: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
+    last_used_at: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
+
+
+class SmsMethod(Base, table=True):
+    """SMS codes as a second factor (IDN-14c): a CH, FR, BE or DE mobile, E.164."""
+
+    __tablename__ = "sms_method"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    account_id: uuid.UUID = Field(foreign_key="account.id", index=True)
+    name: str = Field(max_length=60)
+    phone: str = Field(max_length=20)
+    created_at: datetime = Field(sa_type=_tz())
+    confirmed_at: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
+    last_used_at: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
+
+
+class PushDevice(Base, table=True):
+    """The provider's mobile app on one device (IDN-14d): it signs its YES/NO
+    answers with the private key that never leaves it; we keep the public key."""
+
+    __tablename__ = "push_device"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    account_id: uuid.UUID = Field(foreign_key="account.id", index=True)
+    name: str = Field(max_length=60)
+    public_key: str = Field(sa_type=sa.Text)  # PEM (SubjectPublicKeyInfo)
+    created_at: datetime = Field(sa_type=_tz())
+    confirmed_at: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
+    last_used_at: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
+
+
+class OneTimeChallenge(Base, table=True):
+    """A pending proof: a code sent by SMS or e-mail (sign-in, enrolment,
+    password reset, e-mail change), a WebAuthn challenge or a push approval.
+    Codes are stored only as a keyed hash; each row works once (`used_at`)."""
+
+    __tablename__ = "one_time_challenge"
+    __table_args__ = (sa.Index("ix_one_time_challenge_account_purpose", "account_id", "purpose"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    account_id: uuid.UUID = Field(foreign_key="account.id")
+    purpose: str = Field(max_length=32)
+    secret_hash: str | None = Field(default=None, max_length=64)
+    payload: str = Field(default="{}", sa_type=sa.Text)  # JSON: e.g. the new e-mail, WebAuthn state
+    bound_to: str | None = Field(default=None, max_length=64)  # jti of the mfa token it belongs to
+    method_id: uuid.UUID | None = None
+    attempts: int = 0
+    status: str = Field(default="pending", max_length=16)  # pending, approved, denied
+    created_at: datetime = Field(sa_type=_tz())
+    expires_at: datetime = Field(sa_type=_tz())
+    used_at: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
+
+
+class AppPassword(Base, table=True):
+    """A password for one sync client (IDN-15): random, shown once, stored
+    as SHA-256 only; it never opens a Manager session."""
+
+    __tablename__ = "app_password"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    account_id: uuid.UUID = Field(foreign_key="account.id", index=True)
+    name: str = Field(max_length=60)
+    secret_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    created_at: datetime = Field(sa_type=_tz())
+    last_used_at: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
+    revoked_at: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
+
+
+class ConsumedToken(Base, table=True):
+    """Single-use tokens already spent (the second-step `mfa_token`), kept
+    until they would have expired anyway."""
+
+    __tablename__ = "consumed_token"
+
+    jti: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = Field(sa_type=_tz())
+
+
 class SigninThrottle(Base, table=True):
     """Failed sign-in tally of one key (hashed e-mail or source address), IDN-04."""
 

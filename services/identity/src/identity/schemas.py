@@ -170,10 +170,21 @@ class MfaChallenge(BaseModel):
     methods: list[str]
 
 
+FactorName = Literal["totp", "webauthn", "sms", "push"]
+
+
 class MfaStep(_Strict):
+    """The second step of sign-in: the mfa_token and the proof of one method.
+    `method` defaults to totp (a `code`), or emergency_code when that is given."""
+
     mfa_token: str = Field(min_length=20, max_length=2048)
+    method: Literal["totp", "webauthn", "sms", "push", "emergency_code"] | None = None
     code: str | None = Field(default=None, max_length=10)
     emergency_code: str | None = Field(default=None, max_length=40)
+    # WebAuthn: the PublicKeyCredential JSON from navigator.credentials.get()
+    webauthn: dict | None = None
+    # SMS / push: the challenge the code was sent for or the device was asked about
+    challenge_id: uuid.UUID | None = None
 
 
 class TotpStart(_Strict):
@@ -201,6 +212,10 @@ class EmergencyCodes(BaseModel):
 
 class TwoFactorMethodRead(BaseModel):
     id: uuid.UUID
-    kind: Literal["totp"]
+    kind: FactorName
     name: str
     created_at: datetime
+
+
+class MethodRename(_Strict):
+    name: str = Field(min_length=1, max_length=60)

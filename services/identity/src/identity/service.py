@@ -91,7 +91,7 @@ class IdentityService:
         last = await repo.last_activity_at(session, account.id, "signup_attempt")
         if last is not None and now - _aware(last) < timedelta(seconds=self.settings.failed_alert_window_seconds):
             return
-        self._log(session, account.id, "signup_attempt", where, now)
+        self.log_activity(session, account.id, "signup_attempt", where, now)
         await self.outbox.record(session, SignUpAttemptedWithExistingEmail(
             account_id=account.id, account_version=account.version, ip=where.ip, country=where.country,
             device=where.device, attempted_at=now, occurred_at=now))
@@ -107,14 +107,14 @@ class IdentityService:
         normalized = normalize_email(email)
         keys = (throttle.email_key(normalized), throttle.ip_key(where.ip))
         async with db.transaction() as session:
-            streak = await self._refuse_if_throttled(session, keys)
+            streak = await self.refuse_if_throttled(session, keys)
             account = await repo.account_by_email(session, normalized)
             stored_hash = account.password_hash if account else None
         ok = await self.passwords.verify(stored_hash, password)
         if not account or not ok:
             BUSINESS_EVENTS.labels("identity", "sign_in", "failed").inc()
             async with db.transaction() as session:
-                await self._record_failure(session, keys, account, where)
+                await self.record_failure(session, keys, account, where)
             raise InvalidCredentials()
         new_hash = await self.passwords.hash(password) if self.passwords.needs_rehash(stored_hash) else None
         async with db.transaction() as session:
@@ -132,9 +132,9 @@ class IdentityService:
             now = self.clock.now()
             if streak:  # only then is there a failure streak to end
                 await self._record_success(session, keys[0])
-            await self._note_location(session, account, where, now)
-            self._log(session, account.id, "sign_in", where, now)
-            pair = await self._open_session(session, account, where, persistent, now)
+            await self.note_location(session, account, where, now)
+            self.log_activity(session, account.id, "sign_in", where, now)
+            pair = await self.open_session(session, account, where, persistent, now)
         BUSINESS_EVENTS.labels("identity", "sign_in", "succeeded").inc()
         return pair
 
@@ -145,7 +145,7 @@ class IdentityService:
         return throttle.Limits(s.account_delay_after, s.account_lock_after, s.account_lock_seconds,
                                s.account_max_failures_per_hour)
 
-    async def _refuse_if_throttled(self, session: AsyncSession, keys: tuple[str, ...]) -> bool:
+    async def refuse_if_throttled(self, session: AsyncSession, keys: tuple[str, ...]) -> bool:
         """IDN-04: a locked e-mail or address is refused before any password
         check, with the same answer whether or not the e-mail has an account.
         Returns whether the first key (the e-mail) has a failure streak."""
@@ -157,7 +157,7 @@ class IdentityService:
             raise TooManyAttempts(wait)
         return any(row.key == keys[0] and row.consecutive for row in rows)
 
-    async def _record_failure(self, session: AsyncSession, keys: tuple[str, ...], account: Account | None,
+    async def record_failure(self, session: AsyncSession, keys: tuple[str, ...], account: Account | None,
                               where: Location) -> None:
         now = self.clock.now()
         for key in keys:
@@ -168,7 +168,7 @@ class IdentityService:
             if account is not None and key == keys[0]:
                 await self._alert_failure(session, row, account, where, now)
         if account is not None:
-            self._log(session, account.id, "sign_in_failed", where, now)
+            self.log_activity(session, account.id, "sign_in_failed", where, now)
 
     async def _alert_failure(self, session: AsyncSession, row: SigninThrottle, account: Account,
                              where: Location, now: datetime) -> None:
@@ -186,7 +186,7 @@ class IdentityService:
         if rows and rows[0].consecutive:
             rows[0].consecutive, rows[0].locked_until = 0, None
 
-    async def _note_location(self, session: AsyncSession, account: Account, where: Location, now: datetime) -> None:
+    async def note_location(self, session: AsyncSession, account: Account, where: Location, now: datetime) -> None:
         known = await repo.known_location(session, account.id, where.place_key, where.device)
         if known:
             if now - _aware(known.last_seen_at) > timedelta(hours=1):  # no write on every sign-in
@@ -199,7 +199,7 @@ class IdentityService:
         session.add(KnownLocation(account_id=account.id, country=where.place_key, device=where.device,
                                   first_seen_at=now, last_seen_at=now))
 
-    async def _open_session(self, session: AsyncSession, account: Account, where: Location, persistent: bool,
+    async def open_session(self, session: AsyncSession, account: Account, where: Location, persistent: bool,
                             now: datetime, amr: str = "pwd") -> TokenPair:
         ttl = (timedelta(days=self.settings.refresh_token_ttl_days) if persistent
                else timedelta(hours=self.settings.browser_session_ttl_hours))
@@ -256,10 +256,10 @@ class IdentityService:
             if account is None:
                 raise NotFound()
             keys = (throttle.email_key(account.email_normalized), throttle.ip_key(where.ip))
-            await self._refuse_if_throttled(session, keys)
+            await self.refuse_if_throttled(session, keys)
         if not await self.passwords.verify(account.password_hash, password):
             async with db.transaction() as session:
-                await self._record_failure(session, keys, None, where)
+                await self.record_failure(session, keys, None, where)
             raise WrongPassword()
         return account
 
@@ -276,7 +276,7 @@ class IdentityService:
             now = self.clock.now()
             account.password_hash, account.version, account.updated_at = new_hash, account.version + 1, now
             await repo.revoke_other_sessions(session, account.id, uuid.UUID(who.session_id), now)
-            self._log(session, account.id, "password_changed", where, now)
+            self.log_activity(session, account.id, "password_changed", where, now)
             await self.outbox.record(session, PasswordChanged(
                 account_id=account.id, account_version=account.version, ip=where.ip, country=where.country,
                 device=where.device, changed_at=now, occurred_at=now))
@@ -294,7 +294,7 @@ class IdentityService:
                 return phones.hint(e164) if e164 else None
             now = self.clock.now()
             account.recovery_phone, account.version, account.updated_at = e164, account.version + 1, now
-            self._log(session, account.id, "recovery_phone_changed", where, now)
+            self.log_activity(session, account.id, "recovery_phone_changed", where, now)
             await self.outbox.record(session, RecoveryPhoneChanged(
                 account_id=account.id, account_version=account.version, phone_hint=phones.hint(e164) if e164 else None,
                 ip=where.ip, country=where.country, device=where.device, changed_at=now, occurred_at=now))
@@ -313,7 +313,7 @@ class IdentityService:
             return await self._issue(session, who.account_id, signin, now)
 
     @staticmethod
-    def _log(session: AsyncSession, account_id: uuid.UUID, kind: str, where: Location | None, at: datetime) -> None:
+    def log_activity(session: AsyncSession, account_id: uuid.UUID, kind: str, where: Location | None, at: datetime) -> None:
         session.add(Activity(account_id=account_id, kind=kind, at=at, ip=where.ip if where else None,
                              country=where.country if where else None, device=where.device if where else None))
 
@@ -346,7 +346,7 @@ class IdentityService:
         account.disabled_alerts = ",".join(sorted(a for a, on in alerts.items() if not on))
         account.version += 1
         account.updated_at = self.clock.now()
-        self._log(session, account.id, "preferences_changed", None, account.updated_at)
+        self.log_activity(session, account.id, "preferences_changed", None, account.updated_at)
         await self.outbox.record(session, AccountPreferencesChanged(
             account_id=account.id, account_version=account.version, language=new.language,
             time_zone=new.time_zone, disabled_alerts=sorted(a for a, on in alerts.items() if not on)))

@@ -75,7 +75,7 @@ class SupportService:
         now = self.identity.clock.now()
         account.status, account.version, account.updated_at = ("blocked" if blocked else "active"), \
             account.version + 1, now
-        self.identity._log(session, account.id, "blocked" if blocked else "unblocked", None, now)
+        self.identity.log_activity(session, account.id, "blocked" if blocked else "unblocked", None, now)
         if blocked:
             await repo.revoke_all_sessions(session, account.id, now)
             event = AccountBlocked(account_id=account.id, account_version=account.version, reason=reason,

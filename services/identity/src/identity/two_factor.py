@@ -1,10 +1,19 @@
-"""Second factors (IDN-14): TOTP authenticator apps and emergency codes, and
-the second step of sign-in. Enrolment and removal need a recent sign-in
-(IDN-19)."""
+"""Second factors (IDN-14) and the second step of sign-in.
+
+Every kind of factor (TOTP here; WebAuthn, SMS, push in their own modules)
+is a `FactorKind` registered with `TwoFactorService`: the service lists,
+renames and removes methods of every kind, issues the emergency codes with the
+first one, publishes TwoFactorEnabled/Disabled with the current count (for
+organizations' 2FA policy, ORG-11), and runs the throttled second step of
+sign-in, dispatching the proof to the kind it names. Enrolment and removal
+need a recent sign-in (IDN-19). The second-step `mfa_token` works once.
+"""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,8 +27,8 @@ from manager_shared.events import EmergencyCodeUsed, TwoFactorDisabled, TwoFacto
 from . import repository as repo
 from . import throttle, totp
 from .location import Location
-from .models import EmergencyCode, TotpMethod
-from .schemas import MfaChallenge, TokenPair, TotpEnrolment, TwoFactorMethodRead
+from .models import ConsumedToken, EmergencyCode
+from .schemas import MfaChallenge, MfaStep, TokenPair, TwoFactorMethodRead
 from .service import IdentityService
 from .tokens import hash_token
 
@@ -38,143 +47,230 @@ class InvalidCode(DomainError):
     code, status, message = "invalid_code", 422, "The code is not valid."
 
 
+class MfaTokenInvalid(Unauthorized):
+    code, message = "mfa_token_invalid", "Sign in again."
+
+
+class MethodNotFound(NotFound):
+    code, message = "method_not_found", "No such second factor."
+
+
+class FactorKind:
+    """One kind of second factor. `model` is its table: it must have id,
+    account_id, name, created_at, confirmed_at (None while enrolment is pending)."""
+
+    kind: ClassVar[str]
+    model: ClassVar[Any]
+    service: TwoFactorService
+
+    async def verify(self, session: AsyncSession, account_id: uuid.UUID, step: MfaStep, claims: dict,
+                     where: Location) -> bool:
+        """Check the proof in `step` for the second step of sign-in. Runs in
+        the transaction that opens the session: record replay state here."""
+        raise NotImplementedError
+
+
 @dataclass
 class TwoFactorService:
     identity: IdentityService
+    kinds: dict[str, FactorKind] = field(default_factory=dict)
 
-    def _require_recent(self, who: Principal) -> None:
-        if not who.signed_in_within(RECENT_SIGN_IN_SECONDS, now=self.identity.clock.now().timestamp()):
+    def register(self, kind: FactorKind) -> FactorKind:
+        kind.service = self
+        self.kinds[kind.kind] = kind
+        return kind
+
+    @property
+    def clock(self):
+        return self.identity.clock
+
+    def require_recent(self, who: Principal) -> None:
+        """IDN-19: adding or removing a factor needs a sign-in in the last 5 minutes."""
+        if not who.signed_in_within(RECENT_SIGN_IN_SECONDS, now=self.clock.now().timestamp()):
             raise RecentSignInRequired()
 
+    # -- methods of every kind -------------------------------------------------
+
+    async def confirmed(self, session: AsyncSession, account_id: uuid.UUID) -> list[tuple[FactorKind, Any]]:
+        found = []
+        for kind in self.kinds.values():
+            rows = (await session.execute(select(kind.model).where(
+                kind.model.account_id == account_id, kind.model.confirmed_at.is_not(None)))).scalars()
+            found.extend((kind, row) for row in rows)
+        return found
+
     async def methods(self, session: AsyncSession, account_id: uuid.UUID) -> list[TwoFactorMethodRead]:
-        rows = (await session.execute(select(TotpMethod).where(
-            TotpMethod.account_id == account_id, TotpMethod.confirmed_at.is_not(None)))).scalars()
-        return [TwoFactorMethodRead(id=m.id, kind="totp", name=m.name, created_at=m.created_at) for m in rows]
+        rows = await self.confirmed(session, account_id)
+        return sorted((TwoFactorMethodRead(id=m.id, kind=k.kind, name=m.name, created_at=m.created_at)
+                       for k, m in rows), key=lambda m: (m.created_at, str(m.id)))
 
-    async def start_totp(self, session: AsyncSession, who: Principal, name: str) -> TotpEnrolment:
-        """Step 1 of enrolment: a new secret, shown once as URI and QR code."""
-        self._require_recent(who)
-        account = await repo.account_by_id(session, who.account_id)
-        secret = totp.new_secret()
-        method = TotpMethod(account_id=account.id, name=name, secret=secret, created_at=self.identity.clock.now())
-        session.add(method)
-        uri = totp.provisioning_uri(secret, account.email)
-        return TotpEnrolment(id=method.id, secret=secret, provisioning_uri=uri, qr_svg=totp.qr_svg(uri))
+    async def count(self, session: AsyncSession, account_id: uuid.UUID) -> int:
+        return len(await self.confirmed(session, account_id))
 
-    async def confirm_totp(self, session: AsyncSession, who: Principal, method_id: uuid.UUID,
-                           code: str) -> list[str] | None:
-        """Step 2: a code from the app proves it is set up. The first factor
-        also issues the emergency codes, returned here and never again."""
-        self._require_recent(who)
-        method = await session.get(TotpMethod, method_id)
-        if method is None or method.account_id != who.account_id or method.confirmed_at is not None:
-            raise NotFound("No such pending authenticator.", code="method_not_found")
-        now = self.identity.clock.now()
-        step = totp.matching_step(method.secret, code, now, method.last_step)
-        if step is None:
-            raise InvalidCode()
-        before = len(await self.methods(session, who.account_id))
-        method.confirmed_at, method.last_step = now, step
-        codes = await self._new_codes(session, who.account_id) if before == 0 else None
-        await self._publish(session, who.account_id, TwoFactorEnabled, before + 1)
+    async def find(self, session: AsyncSession, account_id: uuid.UUID, method_id: uuid.UUID,
+                   kind: str | None = None) -> tuple[FactorKind, Any]:
+        """A method of the account by id (any kind, or only `kind`); 404 otherwise."""
+        for k in self.kinds.values():
+            if kind is not None and k.kind != kind:
+                continue
+            row = await session.get(k.model, method_id)
+            if row is not None and row.account_id == account_id:
+                return k, row
+        raise MethodNotFound()
+
+    async def rename(self, session: AsyncSession, who: Principal, method_id: uuid.UUID,
+                     name: str) -> TwoFactorMethodRead:
+        kind, row = await self.find(session, who.account_id, method_id)
+        if row.confirmed_at is None:
+            raise MethodNotFound()
+        row.name = name
+        self.identity.log_activity(session, who.account_id, "two_factor_renamed", None, self.clock.now())
+        return TwoFactorMethodRead(id=row.id, kind=kind.kind, name=row.name, created_at=row.created_at)
+
+    async def enable(self, session: AsyncSession, account_id: uuid.UUID, kind: FactorKind, row: Any) -> list[str] | None:
+        """Mark a pending method confirmed. The first factor also issues the
+        emergency codes, returned here and never again."""
+        before = await self.count(session, account_id)
+        row.confirmed_at = self.clock.now()
+        codes = await self._new_codes(session, account_id) if before == 0 else None
+        await self._publish(session, account_id, TwoFactorEnabled, kind.kind, before + 1)
         return codes
 
-    async def remove_totp(self, session: AsyncSession, who: Principal, method_id: uuid.UUID) -> None:
-        self._require_recent(who)
-        method = await session.get(TotpMethod, method_id)
-        if method is None or method.account_id != who.account_id:
-            raise NotFound("No such authenticator.", code="method_not_found")
-        confirmed = method.confirmed_at is not None
-        await session.delete(method)
+    async def remove(self, session: AsyncSession, who: Principal, method_id: uuid.UUID,
+                     kind: str | None = None) -> None:
+        """Remove a method (recent sign-in needed); with the last one, 2FA is
+        off and the emergency codes go too."""
+        self.require_recent(who)
+        factor, row = await self.find(session, who.account_id, method_id, kind)
+        confirmed = row.confirmed_at is not None
+        await session.delete(row)
+        await session.flush()
         if confirmed:
-            left = len(await self.methods(session, who.account_id))
-            if left == 0:  # 2FA is off: the backup codes go too
-                await session.execute(sa.delete(EmergencyCode).where(EmergencyCode.account_id == who.account_id))
-            await self._publish(session, who.account_id, TwoFactorDisabled, left)
+            left = await self.count(session, who.account_id)
+            if left == 0:
+                await self._drop_codes(session, who.account_id)
+            await self._publish(session, who.account_id, TwoFactorDisabled, factor.kind, left)
+
+    async def reset_all(self, session: AsyncSession, account_id: uuid.UUID) -> int:
+        """Support's 2FA reset (IDN-16/17): every method and code goes at once."""
+        removed = 0
+        for kind in self.kinds.values():
+            result = await session.execute(sa.delete(kind.model).where(kind.model.account_id == account_id))
+            removed += result.rowcount or 0
+        await self._drop_codes(session, account_id)
+        await self._publish(session, account_id, TwoFactorDisabled, "all", 0, by_support=True)
+        return removed
+
+    # -- emergency codes ---------------------------------------------------------
 
     async def regenerate_codes(self, session: AsyncSession, who: Principal) -> list[str]:
         """A new set of emergency codes; the old set stops working."""
-        self._require_recent(who)
-        if not await self.methods(session, who.account_id):
+        self.require_recent(who)
+        if not await self.count(session, who.account_id):
             raise DomainError("Turn on two-factor authentication first.", code="two_factor_off", status=409)
         return await self._new_codes(session, who.account_id)
 
-    async def _new_codes(self, session: AsyncSession, account_id: uuid.UUID) -> list[str]:
+    async def _drop_codes(self, session: AsyncSession, account_id: uuid.UUID) -> None:
         await session.execute(sa.delete(EmergencyCode).where(EmergencyCode.account_id == account_id))
+
+    async def _new_codes(self, session: AsyncSession, account_id: uuid.UUID) -> list[str]:
+        await self._drop_codes(session, account_id)
         codes = totp.new_emergency_codes()
         session.add_all(EmergencyCode(account_id=account_id, code_hash=hash_token(totp.normalize_emergency(c)))
                         for c in codes)
         return codes
 
-    async def _publish(self, session: AsyncSession, account_id: uuid.UUID, event_type, methods: int) -> None:
+    async def _publish(self, session: AsyncSession, account_id: uuid.UUID, event_type, method: str, methods: int,
+                       **extra) -> None:
         account = await repo.account_by_id(session, account_id)
-        now = self.identity.clock.now()
+        now = self.clock.now()
         account.version, account.updated_at = account.version + 1, now
-        self.identity._log(session, account.id, "two_factor_enabled" if event_type is TwoFactorEnabled
-                           else "two_factor_disabled", None, now)
+        self.identity.log_activity(session, account.id, "two_factor_enabled" if event_type is TwoFactorEnabled
+                                   else "two_factor_disabled", None, now)
         await self.identity.outbox.record(session, event_type(
-            account_id=account.id, account_version=account.version, method="totp", methods=methods,
-            changed_at=now, occurred_at=now))
+            account_id=account.id, account_version=account.version, method=method, methods=methods,
+            changed_at=now, occurred_at=now, **extra))
 
-    async def complete_sign_in(self, db: Database, mfa_token: str, code: str | None, emergency_code: str | None,
-                               where: Location) -> TokenPair:
-        """Second step of sign-in: a TOTP code (each time step once) or an
-        emergency code (each once, the owner is told). Throttled like the first."""
-        ident = self.identity
-        claims = ident.tokens.read_mfa_token(mfa_token, ident.clock.now())
-        if claims is None:
-            raise Unauthorized("Sign in again.", code="mfa_token_invalid")
-        account_id = uuid.UUID(claims["sub"])
-        keys = (f"mfa:{account_id}", throttle.ip_key(where.ip))
-        async with db.transaction() as session:
-            await ident._refuse_if_throttled(session, keys)
-        async with db.transaction() as session:
-            amr = await self._check_factor(session, account_id, code, emergency_code, where)
-            if amr is not None:
-                account = await repo.account_by_id(session, account_id)
-                now = ident.clock.now()
-                await ident._note_location(session, account, where, now)
-                ident._log(session, account.id, "sign_in", where, now)
-                return await ident._open_session(session, account, where, bool(claims.get("persistent")), now,
-                                                 amr=f"pwd {amr}")
-        async with db.transaction() as session:
-            await ident._record_failure(session, keys, None, where)
-        raise InvalidSecondFactor()
-
-    async def _check_factor(self, session: AsyncSession, account_id: uuid.UUID, code: str | None,
-                            emergency_code: str | None, where: Location) -> str | None:
-        now = self.identity.clock.now()
-        if code:
-            methods = (await session.execute(select(TotpMethod).where(
-                TotpMethod.account_id == account_id, TotpMethod.confirmed_at.is_not(None)).with_for_update())).scalars()
-            for method in methods:
-                step = totp.matching_step(method.secret, code.strip(), now, method.last_step)
-                if step is not None:
-                    method.last_step = step  # the replay record, in the session's transaction
-                    return "otp"
-            return None
-        if emergency_code:
-            digest = hash_token(totp.normalize_emergency(emergency_code))
-            row = (await session.execute(select(EmergencyCode).where(
-                EmergencyCode.account_id == account_id, EmergencyCode.code_hash == digest,
-                EmergencyCode.used_at.is_(None)).with_for_update())).scalar_one_or_none()
-            if row is None:
-                return None
-            row.used_at = now
-            # (autoflush: the count already sees this code as used)
-            remaining = (await session.execute(select(sa.func.count()).select_from(EmergencyCode).where(
-                EmergencyCode.account_id == account_id, EmergencyCode.used_at.is_(None)))).scalar_one()
-            account = await repo.account_by_id(session, account_id)
-            await self.identity.outbox.record(session, EmergencyCodeUsed(
-                account_id=account_id, account_version=account.version, remaining=remaining, ip=where.ip,
-                country=where.country, device=where.device, used_at=now, occurred_at=now))
-            return "emergency"
-        return None
+    # -- the second step of sign-in -----------------------------------------------
 
     async def challenge_if_needed(self, session: AsyncSession, account_id: uuid.UUID,
                                   persistent: bool) -> MfaChallenge | None:
-        if not await self.methods(session, account_id):
+        kinds = sorted({k.kind for k, _ in await self.confirmed(session, account_id)})
+        if not kinds:
             return None
         token = self.identity.tokens.mfa_token(account_id=str(account_id), persistent=persistent,
-                                               now=self.identity.clock.now())
-        return MfaChallenge(mfa_token=token, methods=["totp", "emergency_code"])
+                                               now=self.clock.now())
+        return MfaChallenge(mfa_token=token, methods=[*kinds, "emergency_code"])
+
+    async def read_claims(self, session: AsyncSession, mfa_token: str) -> dict:
+        """The claims of a valid, unexpired, not yet used second-step token."""
+        claims = self.identity.tokens.read_mfa_token(mfa_token, self.clock.now())
+        if claims is None or not claims.get("jti"):
+            raise MfaTokenInvalid()
+        if await session.get(ConsumedToken, claims["jti"]) is not None:
+            raise MfaTokenInvalid()
+        return claims
+
+    async def complete_sign_in(self, db: Database, step: MfaStep, where: Location) -> TokenPair:
+        """Second step of sign-in: the proof of the method `step` names (or an
+        emergency code: each once, the owner is told). Throttled like the
+        first step; the mfa_token works once."""
+        ident = self.identity
+        async with db.transaction() as session:
+            claims = await self.read_claims(session, step.mfa_token)
+        account_id = uuid.UUID(claims["sub"])
+        keys = (f"mfa:{account_id}", throttle.ip_key(where.ip))
+        async with db.transaction() as session:
+            await ident.refuse_if_throttled(session, keys)
+        async with db.transaction() as session:
+            amr = await self._check_factor(session, account_id, step, claims, where)
+            if amr is not None:
+                return await self.finish_sign_in(session, claims, amr, where)
+        async with db.transaction() as session:
+            await ident.record_failure(session, keys, None, where)
+        raise InvalidSecondFactor()
+
+    async def finish_sign_in(self, session: AsyncSession, claims: dict, amr: str, where: Location) -> TokenPair:
+        """Open the session once the second factor is proven; spends the mfa_token
+        (a concurrent second use fails on the primary key and rolls back)."""
+        ident, now = self.identity, self.clock.now()
+        session.add(ConsumedToken(jti=claims["jti"], expires_at=datetime.fromtimestamp(claims["exp"], timezone.utc)))
+        await session.flush()
+        account = await repo.account_by_id(session, uuid.UUID(claims["sub"]))
+        await ident.note_location(session, account, where, now)
+        ident.log_activity(session, account.id, "sign_in", where, now)
+        return await ident.open_session(session, account, where, bool(claims.get("persistent")), now,
+                                        amr=f"pwd {amr}")
+
+    async def _check_factor(self, session: AsyncSession, account_id: uuid.UUID, step: MfaStep, claims: dict,
+                            where: Location) -> str | None:
+        if step.emergency_code or step.method == "emergency_code":
+            return "emergency" if await self._use_emergency_code(session, account_id, step.emergency_code or "",
+                                                                  where) else None
+        kind = self.kinds.get(step.method or "totp")
+        if kind is None:
+            return None
+        return AMR.get(kind.kind, kind.kind) if await kind.verify(session, account_id, step, claims, where) else None
+
+    async def _use_emergency_code(self, session: AsyncSession, account_id: uuid.UUID, code: str,
+                                  where: Location) -> bool:
+        now = self.clock.now()
+        digest = hash_token(totp.normalize_emergency(code))
+        row = (await session.execute(select(EmergencyCode).where(
+            EmergencyCode.account_id == account_id, EmergencyCode.code_hash == digest,
+            EmergencyCode.used_at.is_(None)).with_for_update())).scalar_one_or_none()
+        if row is None:
+            return False
+        row.used_at = now
+        # (autoflush: the count already sees this code as used)
+        remaining = (await session.execute(select(sa.func.count()).select_from(EmergencyCode).where(
+            EmergencyCode.account_id == account_id, EmergencyCode.used_at.is_(None)))).scalar_one()
+        account = await repo.account_by_id(session, account_id)
+        await self.identity.outbox.record(session, EmergencyCodeUsed(
+            account_id=account_id, account_version=account.version, remaining=remaining, ip=where.ip,
+            country=where.country, device=where.device, used_at=now, occurred_at=now))
+        return True
+
+
+# RFC 8176 authentication method reference values for the `amr` claim.
+AMR = {"totp": "otp", "sms": "sms", "webauthn": "hwk", "push": "swk"}

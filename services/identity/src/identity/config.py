@@ -24,6 +24,13 @@ class Settings(ServiceSettings):
     # `support` scope: block/unblock accounts, verify support codes (IDN-16..18).
     support_staff_emails: str = ""
     support_code_ttl_seconds: int = 600
+    # After support verified the caller's support code, the window in which
+    # staff may reset the account's 2FA (IDN-16/17).
+    support_verification_ttl_seconds: int = 900
+    # Sync servers (IMAP, CalDAV, WebDAV) that may check application passwords
+    # (IDN-15): SHA-256 hex digests of their API keys, comma-separated. Empty
+    # (the default) means no sync server is trusted and the check is refused.
+    sync_client_key_hashes: str = ""
     # Brute force (IDN-04): per e-mail typed and per source address.
     account_delay_after: int = 3
     account_lock_after: int = 10

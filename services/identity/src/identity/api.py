@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Header, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from manager_shared.auth import Principal
@@ -15,7 +15,8 @@ from . import repository as repo
 from .db import get_session
 from .errors import InvalidRefreshToken
 from .location import Location, locate
-from .schemas import (AccountCreate, AccountCreated, AccountRead, AccountStatus, ActivityPage, BlockChange,
+from .schemas import (AppPasswordCreate, AppPasswordIssued, AppPasswordRead, SyncCredentials, SyncIdentity,
+                      TwoFactorReset, AccountCreate, AccountCreated, AccountRead, AccountStatus, ActivityPage, BlockChange,
                       EmergencyCodes, MethodRename, MfaChallenge, MfaStep, PasswordChange, Preferences, PreferencesUpdate,
                       Reauthenticate, RecoveryPhoneUpdate, Refresh, SessionRead, SignIn, SupportCode, SupportVerified,
                       SupportVerify, TokenPair, TotpConfirm, TotpEnrolment, TotpStart, TwoFactorMethodRead)
@@ -27,6 +28,7 @@ MAX_ID = 2**63 - 1
 router = APIRouter(prefix="/v1", tags=["identity"])
 wellknown = APIRouter(tags=["keys"])
 support = APIRouter(prefix="/v1/support", tags=["support"])
+sync = APIRouter(prefix="/v1/sync", tags=["sync servers"])
 
 
 def service_of(request: Request) -> IdentityService:
@@ -245,6 +247,55 @@ async def unblock_account(account_id: uuid.UUID, data: BlockChange, request: Req
     """Support staff: lift a block (IDN-18)."""
     account = await request.app.state.support.set_blocked(session, who, account_id, False, data.reason)
     return AccountStatus(account_id=account.id, status=account.status)
+
+
+@support.post("/accounts/{account_id}/reset-2fa")
+async def reset_two_factor(account_id: uuid.UUID, data: TwoFactorReset, request: Request,
+                           who: Principal = Depends(current_principal),
+                           session: AsyncSession = Depends(get_session)) -> dict:
+    """Support staff: remove every second factor of an account whose holder
+    has just proved identity with a support code to this staff member
+    (IDN-16/17); the owner is told and app passwords stop working."""
+    removed = await request.app.state.support.reset_two_factor(session, who, account_id, data.reason)
+    return {"account_id": str(account_id), "methods_removed": removed}
+
+
+@router.get("/me/app-passwords", response_model=list[AppPasswordRead])
+async def list_app_passwords(request: Request, who: Principal = Depends(current_principal),
+                             session: AsyncSession = Depends(get_session)):
+    """The caller's application passwords (names and last use, never the passwords)."""
+    return await request.app.state.app_passwords.list(session, who.account_id)
+
+
+@router.post("/me/app-passwords", response_model=AppPasswordIssued, status_code=status.HTTP_201_CREATED)
+async def create_app_password(data: AppPasswordCreate, request: Request, who: Principal = Depends(current_principal),
+                              session: AsyncSession = Depends(get_session)):
+    """Create a password for one sync client (IDN-15; 2FA must be on, recent
+    sign-in needed). The password is shown in this answer only."""
+    row, password = await request.app.state.app_passwords.create(session, who, data.name)
+    return AppPasswordIssued(id=row.id, name=row.name, created_at=row.created_at, last_used_at=None,
+                             password=password)
+
+
+@router.delete("/me/app-passwords/{app_password_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_app_password(app_password_id: uuid.UUID, request: Request,
+                              who: Principal = Depends(current_principal),
+                              session: AsyncSession = Depends(get_session)):
+    """Revoke an application password: the client using it is refused from now on."""
+    await request.app.state.app_passwords.revoke(session, who, app_password_id)
+
+
+@sync.post("/check", response_model=SyncIdentity)
+async def check_app_password(data: SyncCredentials, request: Request,
+                             x_sync_client_key: str | None = Header(default=None)):
+    """For sync servers (IMAP, CalDAV, WebDAV) only, identified by their key
+    in `X-Sync-Client-Key`: is this login + application password valid?
+    Throttled like sign-in; opens no session and returns no token."""
+    app_passwords = request.app.state.app_passwords
+    app_passwords.check_client(x_sync_client_key)
+    account_id, app_password_id = await app_passwords.verify(runtime_of(request).db, data.login, data.password,
+                                                             where(request))
+    return SyncIdentity(account_id=account_id, app_password_id=app_password_id)
 
 
 @wellknown.get("/.well-known/jwks.json")

@@ -14,6 +14,7 @@ from .models import blocked_table, inbox_table, outbox_table
 from .passwords import Passwords
 from .service import IdentityService
 from .support import SupportService
+from .app_passwords import AppPasswords
 from .factor_totp import TotpFactor
 from .two_factor import TwoFactorService
 from .tokens import TokenIssuer
@@ -38,12 +39,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None):
         runtime.verifier.jwks.preload(service.tokens.jwks())
 
     runtime.on_startup(load_keys)
-    app = runtime.create_app(version=__version__, routers=[api.router, api.support, api.wellknown],
+    app = runtime.create_app(version=__version__, routers=[api.router, api.support, api.sync, api.wellknown],
                              description="Accounts, sign-in, two-factor authentication and security alerts.")
     app.state.identity = service
-    app.state.support = SupportService(identity=service)
     app.state.two_factor = two_factor = TwoFactorService(identity=service)
     two_factor.register(TotpFactor())
+    app.state.support = SupportService(identity=service, two_factor=two_factor)
+    app.state.app_passwords = app_passwords = AppPasswords(two_factor)
+    two_factor.on_turned_off.append(app_passwords.revoke_all)
     service.second_factor = two_factor.challenge_if_needed
     app.state.trusted_proxies = parse_networks(settings.trusted_proxies.split(","))
     return app

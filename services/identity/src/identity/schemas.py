@@ -219,3 +219,38 @@ class TwoFactorMethodRead(BaseModel):
 
 class MethodRename(_Strict):
     name: str = Field(min_length=1, max_length=60)
+
+
+class AppPasswordCreate(_Strict):
+    name: str = Field(min_length=1, max_length=60, description='Which client uses it, e.g. "Thunderbird laptop".')
+
+
+class AppPasswordRead(BaseModel):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class AppPasswordIssued(AppPasswordRead):
+    """Shown once: type it into the sync client instead of the account password."""
+
+    password: str
+
+
+class SyncCredentials(_Strict):
+    login: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=128)
+
+
+class SyncIdentity(BaseModel):
+    """The app password is valid: the sync client acts for this account."""
+
+    account_id: uuid.UUID
+    app_password_id: uuid.UUID
+    amr: list[str] = ["app_password"]
+
+
+class TwoFactorReset(_Strict):
+    # The support ticket or incident the reset rests on (kept in the activity).
+    reason: str = Field(min_length=10, max_length=500)

@@ -7,20 +7,26 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
 
 from manager_shared.auth import Principal
-from manager_shared.errors import Forbidden, NotFound
+from manager_shared.errors import DomainError, Forbidden, NotFound
 from manager_shared.events import AccountBlocked, AccountUnblocked
 from manager_shared.metrics import BUSINESS_EVENTS
 
 from . import repository as repo
-from .models import Account
+from .models import Account, OneTimeChallenge
 from .service import IdentityService, _aware, normalize_email
 from .tokens import hash_token
 
+if TYPE_CHECKING:
+    from .two_factor import TwoFactorService
+
 SUPPORT_SCOPE = "support"
+VERIFIED = "support_verified"
 
 
 class SupportCodeInvalid(NotFound):
@@ -28,9 +34,15 @@ class SupportCodeInvalid(NotFound):
     code, message = "support_code_invalid", "No account matches this e-mail and support code."
 
 
+class VerificationRequired(DomainError):
+    code, status = "support_verification_required", 409
+    message = "Verify the caller's support code first (valid for a short time, once)."
+
+
 @dataclass
 class SupportService:
     identity: IdentityService
+    two_factor: TwoFactorService | None = None
 
     @staticmethod
     def require_staff(who: Principal) -> None:
@@ -60,7 +72,32 @@ class SupportService:
             BUSINESS_EVENTS.labels("identity", "support_code", "refused").inc()
             raise SupportCodeInvalid()
         account.support_code_hash = account.support_code_expires_at = None
+        # The proof opens a short window for actions on this account (2FA reset).
+        ttl = timedelta(seconds=self.identity.settings.support_verification_ttl_seconds)
+        session.add(OneTimeChallenge(account_id=account.id, purpose=VERIFIED, bound_to=str(who.account_id),
+                                     created_at=now, expires_at=now + ttl))
+        self.identity.log_activity(session, account.id, "support_code_verified", None, now)
         return account
+
+    async def reset_two_factor(self, session: AsyncSession, who: Principal, account_id: uuid.UUID,
+                               reason: str) -> int:
+        """IDN-16: support can remove every second factor, but only for an
+        account whose holder just proved identity with the support code to
+        this staff member (IDN-17); the proof works once. Staff never see
+        a secret: the owner enrols again after signing in with the password."""
+        self.require_staff(who)
+        now = self.identity.clock.now()
+        proof = (await session.execute(select(OneTimeChallenge).where(
+            OneTimeChallenge.account_id == account_id, OneTimeChallenge.purpose == VERIFIED,
+            OneTimeChallenge.bound_to == str(who.account_id), OneTimeChallenge.used_at.is_(None),
+            OneTimeChallenge.expires_at > now).with_for_update())).scalars().first()
+        if proof is None:
+            raise VerificationRequired()
+        proof.used_at = now
+        removed = await self.two_factor.reset_all(session, account_id)
+        self.identity.log_activity(session, account_id, "two_factor_reset_by_support", None, now)
+        BUSINESS_EVENTS.labels("identity", "support_2fa_reset", "done").inc()
+        return removed
 
     async def set_blocked(self, session: AsyncSession, who: Principal, account_id: uuid.UUID, blocked: bool,
                           reason: str) -> Account:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, ClassVar
+from typing import Any, Awaitable, Callable, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -74,6 +74,8 @@ class FactorKind:
 class TwoFactorService:
     identity: IdentityService
     kinds: dict[str, FactorKind] = field(default_factory=dict)
+    # Called in the same transaction when 2FA goes off (app passwords are revoked).
+    on_turned_off: list[Callable[[AsyncSession, uuid.UUID], Awaitable[None]]] = field(default_factory=list)
 
     def register(self, kind: FactorKind) -> FactorKind:
         kind.service = self
@@ -148,7 +150,7 @@ class TwoFactorService:
         if confirmed:
             left = await self.count(session, who.account_id)
             if left == 0:
-                await self._drop_codes(session, who.account_id)
+                await self._turned_off(session, who.account_id)
             await self._publish(session, who.account_id, TwoFactorDisabled, factor.kind, left)
 
     async def reset_all(self, session: AsyncSession, account_id: uuid.UUID) -> int:
@@ -157,7 +159,7 @@ class TwoFactorService:
         for kind in self.kinds.values():
             result = await session.execute(sa.delete(kind.model).where(kind.model.account_id == account_id))
             removed += result.rowcount or 0
-        await self._drop_codes(session, account_id)
+        await self._turned_off(session, account_id)
         await self._publish(session, account_id, TwoFactorDisabled, "all", 0, by_support=True)
         return removed
 
@@ -169,6 +171,11 @@ class TwoFactorService:
         if not await self.count(session, who.account_id):
             raise DomainError("Turn on two-factor authentication first.", code="two_factor_off", status=409)
         return await self._new_codes(session, who.account_id)
+
+    async def _turned_off(self, session: AsyncSession, account_id: uuid.UUID) -> None:
+        await self._drop_codes(session, account_id)
+        for hook in self.on_turned_off:
+            await hook(session, account_id)
 
     async def _drop_codes(self, session: AsyncSession, account_id: uuid.UUID) -> None:
         await session.execute(sa.delete(EmergencyCode).where(EmergencyCode.account_id == account_id))

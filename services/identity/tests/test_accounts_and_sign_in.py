@@ -105,3 +105,15 @@ async def test_idn_03_browser_session_mode_has_short_refresh(db, service, clock)
     await _register(db, service)
     pair = await service.sign_in(db, "anna@example.ch", PASSWORD, locate("195.186.1.1", FIREFOX), False)
     assert (pair.refresh_expires_at - clock.now()).total_seconds() <= 12 * 3600
+
+
+async def test_idn_07_concurrent_sign_ins_from_one_new_place_give_one_alert_and_no_error(db, service):
+    import asyncio
+
+    await _register(db, service)
+    await service.sign_in(db, "anna@example.ch", PASSWORD, locate("195.186.1.1", FIREFOX), True)
+    new_place = locate("81.2.69.142", SAFARI)  # another country and device
+    results = await asyncio.gather(*[service.sign_in(db, "anna@example.ch", PASSWORD, new_place, True)
+                                     for _ in range(4)])
+    assert all(r.access_token for r in results)
+    assert [e.type for e in await _events(db)].count("LoginFromNewLocation") == 1

@@ -105,6 +105,18 @@ class Database:
         await self.engine.dispose()
 
 
+async def insert_if_absent(session: AsyncSession, table: sa.Table, values: dict) -> bool:
+    """INSERT that does nothing when a unique key already holds the row
+    (ON CONFLICT DO NOTHING on PostgreSQL and SQLite): for "first time seen"
+    records that concurrent requests may both try to write. True if inserted."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    result = await session.execute(insert(table).values(**values).on_conflict_do_nothing())
+    return result.rowcount == 1
+
+
 def alembic_config(script_location: Path, url: str):
     from alembic.config import Config
 

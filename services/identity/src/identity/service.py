@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from manager_shared.auth import Principal
 from manager_shared.clock import Clock
-from manager_shared.db import Database
+from manager_shared.db import Database, insert_if_absent
 from manager_shared.errors import NotFound
 from manager_shared.events import (AccountPreferencesChanged, AccountRegistered, LoginFailed, LoginFromNewLocation,
                                    PasswordChanged, RecoveryPhoneChanged, SignUpAttemptedWithExistingEmail)
@@ -192,12 +192,16 @@ class IdentityService:
             if now - _aware(known.last_seen_at) > timedelta(hours=1):  # no write on every sign-in
                 known.last_seen_at = now
             return
-        if await repo.has_known_locations(session, account.id):
+        had_any = await repo.has_known_locations(session, account.id)
+        # Two first sign-ins from the same new place at once: one row, one alert, no 500.
+        if not await insert_if_absent(session, KnownLocation.__table__, dict(
+                account_id=account.id, country=where.place_key, device=where.device, first_seen_at=now,
+                last_seen_at=now)):
+            return
+        if had_any:
             await self.outbox.record(session, LoginFromNewLocation(
                 account_id=account.id, account_version=account.version, ip=where.ip, country=where.country,
                 device=where.device, login_at=now, occurred_at=now))
-        session.add(KnownLocation(account_id=account.id, country=where.place_key, device=where.device,
-                                  first_seen_at=now, last_seen_at=now))
 
     async def open_session(self, session: AsyncSession, account: Account, where: Location, persistent: bool,
                             now: datetime, amr: str = "pwd") -> TokenPair:

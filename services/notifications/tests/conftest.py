@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from manager_shared.db import migrate
+from manager_shared import events as ev
 from manager_shared.events import AccountRegistered, Event, LoginFromNewLocation
 from notifications.config import Settings
 from notifications.main import MIGRATIONS, create_app
@@ -54,6 +55,38 @@ def new_location(account_id: uuid.UUID, **kw) -> LoginFromNewLocation:
     values = {"ip": "203.0.113.7", "country": "CH", "city": "Lausanne", "device": "Firefox on Windows",
               "login_at": datetime(2026, 3, 5, 14, 4, 5, tzinfo=timezone.utc)}
     return LoginFromNewLocation(account_id=account_id, account_version=1, **{**values, **kw})
+
+
+AT = datetime(2026, 3, 5, 14, 4, 5, tzinfo=timezone.utc)
+PLACE = {"ip": "80.128.1.1", "country": "DE", "device": "Firefox on Windows"}
+
+
+def sample(event_type: type[Event], account_id: uuid.UUID, email: str = "anna@example.ch", **over) -> Event:
+    """A realistic, fixed event of each type that makes a message (times,
+    places and codes fixed, so rendered messages can be snapshot)."""
+    acct = {"account_id": account_id, "account_version": 50, "occurred_at": AT}
+    values = {
+        ev.LoginFromNewLocation: {**PLACE, "city": "Berlin", "login_at": AT},
+        ev.LoginFailed: {**PLACE, "attempts": 4, "failed_at": AT},
+        ev.PasswordChanged: {**PLACE, "reason": "changed", "changed_at": AT},
+        ev.RecoveryPhoneChanged: {**PLACE, "phone_hint": "+41 ••• •• 67", "changed_at": AT},
+        ev.AccountBlocked: {"reason": "security incident", "blocked_at": AT},
+        ev.AccountUnblocked: {"unblocked_at": AT},
+        ev.SignUpAttemptedWithExistingEmail: {**PLACE, "attempted_at": AT},
+        ev.TwoFactorEnabled: {"method": "totp", "methods": 1, "changed_at": AT},
+        ev.TwoFactorDisabled: {"method": "totp", "methods": 0, "by_support": False, "changed_at": AT},
+        ev.EmergencyCodeUsed: {**PLACE, "remaining": 7, "used_at": AT},
+        ev.AppPasswordCreated: {"app_password_id": uuid.UUID(int=7), "name": "Thunderbird laptop",
+                                "created_at": AT},
+        ev.SmsCodeRequested: {"phone": "+41791234567", "code": "482913", "purpose": "sign_in",
+                              "expires_at": datetime(2026, 3, 5, 14, 9, 5, tzinfo=timezone.utc)},
+        ev.PasswordResetRequested: {**PLACE, "email": email, "code": "731904",
+                                    "expires_at": datetime(2026, 3, 5, 14, 34, 5, tzinfo=timezone.utc)},
+        ev.LoginEmailChangeRequested: {"old_email": email, "new_email": "anna.new@example.org", "code": "250617",
+                                       "expires_at": datetime(2026, 3, 5, 14, 34, 5, tzinfo=timezone.utc)},
+        ev.LoginEmailChanged: {"old_email": email, "new_email": "anna.new@example.org", "changed_at": AT},
+    }[event_type]
+    return event_type(**{**acct, **values, **over})
 
 
 @dataclass
@@ -106,14 +139,15 @@ def _mails(mail_catcher):
 
 @pytest.fixture
 def events():
-    return SimpleNamespace(registered=registered, new_location=new_location)
+    return SimpleNamespace(registered=registered, new_location=new_location, sample=sample)
 
 
 @pytest.fixture
-def settings_for(mail_catcher):
+def settings_for(mail_catcher, tmp_path):
     """Settings for a database URL: the real SMTP catcher, fast retries."""
     def make(database_url: str, **overrides) -> Settings:
         values = {"database_url": database_url, "smtp_port": mail_catcher.smtp_port, "smtp_timeout": 3.0,
+                  "sms_gateway": "file", "sms_file_path": str(tmp_path / "sms.jsonl"),
                   "delivery_backoff_base": 0.05, "delivery_backoff_max": 0.2, "delivery_poll_interval": 0.1,
                   "consumer_max_attempts": 2, "consumer_backoff_base": 0.01}
         return Settings(**{**values, **overrides})

@@ -130,13 +130,13 @@ async def test_ntf_04_invalid_address_is_dead_at_once(harness, events):
 
 @pytest.mark.parametrize(("mandatory", "expected"), [(False, 0), (True, 1)])
 async def test_ntf_05_opted_out_alert_is_not_queued_unless_mandatory(harness, events, mandatory, expected):
-    async def opted_out(session, event):
+    async def opted_out(directory, event):
         return [Addressee(key="k", address="x@example.com", first_name="X", language="en",
                           time_zone="UTC", opted_out=frozenset({"LoginFromNewLocation"}))]
 
     login = events.new_location(uuid.uuid4())
     service = NotificationService(clock=SystemClock(), catalog={
-        type(login): MessageKind("login_from_new_location", opted_out, mandatory=mandatory)})
+        type(login): (MessageKind("login_from_new_location", opted_out, mandatory=mandatory),)})
     async with harness.runtime.db.transaction() as session:
         assert await service.notify(session, login) == expected
 

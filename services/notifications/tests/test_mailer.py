@@ -37,5 +37,5 @@ def test_ntf_04_backoff_doubles_up_to_a_cap():
         def on_commit(self, hook):
             pass
 
-    worker = DeliveryWorker(NoDb(), mailer=None, clock=None, settings=settings, publish=None)
+    worker = DeliveryWorker(NoDb(), transports={}, clock=None, settings=settings, publish=None)
     assert [worker.backoff(n).total_seconds() for n in (1, 2, 3, 4, 8, 20)] == [30, 60, 120, 240, 3600, 3600]

@@ -36,7 +36,7 @@ IF_NOT_YOU = {  # change the password, turn on 2FA
     "es": ("cambia tu contraseña", "autenticación de dos factores"),
 }
 # Anything a mail client would make clickable: a URL, a bare host name, an address.
-URL = re.compile(r"(?i)[a-z][a-z0-9+.-]*://|www\.|mailto:|\b[a-z0-9-]+\.(com|net|org|ch|example)\b|@")
+URL = re.compile(r"(?i)[a-z][a-z0-9+.-]*://|www\.|mailto:|\b[a-z0-9-]+\.(com|net|org|ch|example)\b|(?<!•)@")
 TAG = re.compile(r"(?i)<a[\s>]|<[a-z][^>]*\s(href|src|action)\s*=|<form|<script")
 
 
@@ -100,9 +100,9 @@ def test_idn_09_defang_leaves_ordinary_text_alone():
 
 def test_ntf_01_every_message_has_templates_in_every_language(renderer):
     missing = []
-    for event_type, kind in CATALOG.items():
-        for lang in LANGUAGES:
-            for name in renderer.names(kind.template, lang):
+    for event_type, kinds in CATALOG.items():
+        for kind, lang in ((k, lang) for k in kinds for lang in LANGUAGES):
+            for name in renderer.names(kind.template, lang, kind.channel):
                 try:
                     renderer.env.loader.get_source(renderer.env, name)
                 except Exception:
@@ -140,42 +140,32 @@ def test_ntf_01_idn_08_failed_attempt_mail_in_each_language(renderer, lang):
             assert WHERE_TO_LOOK[lang] in body
 
 
-def _sample(event_type):
-    """A filled-in event of any account event type in the catalog."""
-    from datetime import datetime, timezone
-    from typing import Literal, get_args, get_origin
-
-    now = datetime(2026, 3, 5, 14, 4, 5, tzinfo=timezone.utc)
-    values = {}
-    for name, field in event_type.model_fields.items():
-        if name in {"event_id", "type", "version", "occurred_at", "producer", "key", "correlation_id"}:
-            continue
-        annotation = field.annotation
-        if name == "account_id":
-            values[name] = uuid.uuid4()
-        elif name in {"country"}:
-            values[name] = "CH"
-        elif annotation is datetime or name.endswith("_at"):
-            values[name] = now
-        elif annotation is int:
-            values[name] = 3
-        elif annotation is bool:
-            values[name] = False
-        elif get_origin(annotation) is Literal:
-            values[name] = get_args(annotation)[0]
-        elif get_origin(annotation) is list:
-            values[name] = []
-        else:
-            values[name] = "+41 ••• •• 67" if name == "phone_hint" else "Firefox on Windows"
-    return event_type(**values)
-
-
 @pytest.mark.parametrize("event_type", list(CATALOG), ids=lambda e: e.__name__)
 @pytest.mark.parametrize("lang", sorted(LANGUAGES))
-def test_idn_09_every_catalog_message_renders_without_links(renderer, event_type, lang):
+def test_idn_09_every_catalog_message_renders_without_links(renderer, events, event_type, lang):
     to = Addressee(key="k", address="anna@example.com", first_name="Anna", language=lang, time_zone="Europe/Zurich")
-    out = renderer.render(CATALOG[event_type].template, lang, "Europe/Zurich", event=_sample(event_type), to=to)
-    assert out.subject.strip() and "Anna" in out.text and "Anna" in out.html
-    for body in (out.text, out.html):
-        assert not URL.search(body) and not TAG.search(body), (event_type.__name__, lang)
-        assert "{{" not in body and "{%" not in body
+    event = events.sample(event_type, uuid.uuid4())
+    for kind in CATALOG[event_type]:
+        out = renderer.render(kind.template, lang, "Europe/Zurich", channel=kind.channel, event=event, to=to,
+                              organization_name="Muster & Söhne AG")
+        bodies = [out.text] if kind.channel == "sms" else [out.subject, out.text, out.html]
+        assert bodies[0].strip() and "{{" not in "".join(bodies) and "{%" not in "".join(bodies)
+        if kind.channel == "email":
+            assert "Anna" in out.text and "Anna" in out.html
+        for body in bodies:
+            assert not URL.search(body) and not TAG.search(body), (kind.template, lang, body)
+
+
+def test_ntf_02_money_in_the_recipients_locale(renderer):
+    """Integer minor units in, the language's format out (Babel/CLDR), with
+    the currency's own number of decimals."""
+    template = renderer.env.from_string("{{ amount|money(currency) }}")
+    cases = {("de", "CHF"): "1.234,50\xa0CHF", ("fr", "EUR"): "1\u202f234,50\xa0€", ("en", "EUR"): "€1,234.50",
+             ("it", "EUR"): "1.234,50\xa0€", ("es", "EUR"): "1.234,50\xa0€", ("en", "JPY"): "¥123,450"}
+    for (lang, currency), expected in cases.items():
+        assert template.render(amount=123450, currency=currency, lang=lang, time_zone="UTC") == expected, lang
+
+
+def test_idn_09_address_hint_gives_no_address_away(renderer):
+    template = renderer.env.from_string("{{ a|hint }}")
+    assert template.render(a="anna.muster@example.ch", lang="en", time_zone="UTC") == "a•••@example[.]ch"

@@ -1,23 +1,34 @@
-"""Which event makes which message, for whom (NTF-01).
+"""Which event makes which messages, for whom, on which channel (NTF-01).
 
 Adding a message = templates in the five languages (rendering.py says where)
-+ one entry in CATALOG. A template sees `event`, `to` (the Addressee),
-`lang` and `time_zone`, and the filters `datetime`, `date`, `country`.
++ one line in CATALOG naming the event, the template and a recipient rule
+from this file (the account holder, an address carried by the event, the
+members of an organization...). A test fails if a message lacks a language.
+
+A template sees `event`, `to` (the Addressee), `organization_name`, `lang`
+and `time_zone`, and the filters `datetime`, `date`, `time`, `money`,
+`country` and `hint`.
 """
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from manager_shared.events import (AccountBlocked, AccountUnblocked, EmergencyCodeUsed, Event, LoginFailed,
-                                   LoginFromNewLocation, PasswordChanged, RecoveryPhoneChanged,
-                                   SignUpAttemptedWithExistingEmail, TwoFactorDisabled, TwoFactorEnabled)
+from manager_shared.events import (AccountBlocked, AccountUnblocked, AppPasswordCreated, EmergencyCodeUsed, Event,
+                                   LoginEmailChanged, LoginEmailChangeRequested, LoginFailed, LoginFromNewLocation,
+                                   PasswordChanged, PasswordResetRequested, RecoveryPhoneChanged,
+                                   SignUpAttemptedWithExistingEmail, SmsCodeRequested, TwoFactorDisabled,
+                                   TwoFactorEnabled)
 
 from . import repository as repo
 from .errors import RecipientUnknown
+from .models import Recipient
+
+# Roles that run an organization (ORG-02): they hear about its security and details.
+MANAGING_ROLES = frozenset({"legal_representative", "administrator"})
 
 
 @dataclass(frozen=True)
@@ -25,7 +36,7 @@ class Addressee:
     """Someone a message goes to, with what rendering needs."""
 
     key: str  # stable identity for the once-only key: account id, else the address
-    address: str
+    address: str  # e-mail address, or E.164 number for an SMS
     first_name: str
     language: str
     time_zone: str
@@ -35,42 +46,132 @@ class Addressee:
     opted_out: frozenset[str] = field(default_factory=frozenset)
 
 
-Resolver = Callable[[AsyncSession, Event], Awaitable[list[Addressee]]]
+@dataclass
+class Directory:
+    """What recipient rules may read: the local projections (never another
+    service) and the defaults for someone without an account."""
+
+    session: AsyncSession
+    default_language: str = "en"
+    default_time_zone: str = "Europe/Zurich"
+
+    async def account(self, account_id: uuid.UUID) -> Recipient | None:
+        return await repo.recipient(self.session, account_id)
+
+    async def account_by_address(self, address: str) -> Recipient | None:
+        return await repo.recipient_by_email(self.session, address)
+
+    async def members(self, organization_id: uuid.UUID, roles: Iterable[str] | None = None) -> list[uuid.UUID]:
+        return await repo.member_ids(self.session, organization_id, roles)
+
+    def holder(self, found: Recipient) -> Addressee:
+        return Addressee(key=str(found.account_id), address=found.email, first_name=found.first_name,
+                         language=found.language, time_zone=found.time_zone, account_id=found.account_id,
+                         opted_out=frozenset(filter(None, found.disabled_alerts.split(","))))
+
+    async def known_account(self, account_id: uuid.UUID) -> Addressee:
+        found = await self.account(account_id)
+        if found is None:  # the event is retried, then dead-lettered: never dropped (NTF-04)
+            raise RecipientUnknown(f"no contact data for account {account_id}")
+        return self.holder(found)
+
+
+Resolver = Callable[[Directory, Event], Awaitable[list[Addressee]]]
 
 
 @dataclass(frozen=True)
 class MessageKind:
     template: str
     recipients: Resolver
-    # Mandatory messages ignore alert preferences (e.g. e-mail change confirmation).
-    mandatory: bool
+    # Mandatory messages ignore alert preferences (codes, e-mail change, blocking...).
+    mandatory: bool = True
     channel: str = "email"
+    # The body carries a one-time code: erased from the log once delivered, never logged.
+    secret: bool = False
 
     def wanted_by(self, addressee: Addressee, event_type: str) -> bool:
         return self.mandatory or event_type not in addressee.opted_out
 
 
-async def account_holder(session: AsyncSession, event: Event) -> list[Addressee]:
+# --- recipient rules ---------------------------------------------------------
+
+async def account_holder(directory: Directory, event: Event) -> list[Addressee]:
     """The account named by the event's `account_id`, from the local projection."""
-    account_id = event.account_id  # type: ignore[attr-defined]  # the catalog pairs it with account events
-    found = await repo.recipient(session, account_id)
-    if found is None:
-        raise RecipientUnknown(f"no contact data for account {account_id}")
-    return [Addressee(key=str(found.account_id), address=found.email, first_name=found.first_name,
-                      language=found.language, time_zone=found.time_zone, account_id=found.account_id,
-                      opted_out=frozenset(filter(None, found.disabled_alerts.split(","))))]
+    return [await directory.known_account(event.account_id)]  # type: ignore[attr-defined]
 
 
-CATALOG: dict[type[Event], MessageKind] = {
-    LoginFromNewLocation: MessageKind("login_from_new_location", account_holder, mandatory=False),
-    LoginFailed: MessageKind("login_failed", account_holder, mandatory=False),
-    # The owner must hear of it even with every optional alert off.
-    PasswordChanged: MessageKind("password_changed", account_holder, mandatory=True),
-    RecoveryPhoneChanged: MessageKind("recovery_phone_changed", account_holder, mandatory=True),
-    AccountBlocked: MessageKind("account_blocked", account_holder, mandatory=True),
-    AccountUnblocked: MessageKind("account_unblocked", account_holder, mandatory=True),
-    SignUpAttemptedWithExistingEmail: MessageKind("signup_attempt", account_holder, mandatory=True),
-    TwoFactorEnabled: MessageKind("two_factor_enabled", account_holder, mandatory=True),
-    TwoFactorDisabled: MessageKind("two_factor_disabled", account_holder, mandatory=True),
-    EmergencyCodeUsed: MessageKind("emergency_code_used", account_holder, mandatory=True),
+def address_in(field_name: str) -> Resolver:
+    """The e-mail address in `event.<field_name>` (e.g. a new login address not
+    yet in any projection), in the language of the event's account if known,
+    else of the account with that address, else the default."""
+    async def resolve(directory: Directory, event: Event) -> list[Addressee]:
+        address = getattr(event, field_name)
+        account_id = getattr(event, "account_id", None)
+        found = (await directory.account(account_id) if account_id else None) \
+            or await directory.account_by_address(address)
+        language = getattr(event, "language", None) or (found.language if found else directory.default_language)
+        return [Addressee(key=address.strip().lower(), address=address,
+                          first_name=found.first_name if found else "", language=language,
+                          time_zone=found.time_zone if found else directory.default_time_zone,
+                          account_id=account_id or (found.account_id if found else None))]
+    resolve.__name__ = f"address_in_{field_name}"
+    return resolve
+
+
+def phone_in(field_name: str) -> Resolver:
+    """An SMS to the number in `event.<field_name>`, in the account's language."""
+    async def resolve(directory: Directory, event: Event) -> list[Addressee]:
+        holder = await directory.known_account(event.account_id)  # type: ignore[attr-defined]
+        return [Addressee(key=holder.key, address=getattr(event, field_name), first_name=holder.first_name,
+                          language=holder.language, time_zone=holder.time_zone, account_id=holder.account_id)]
+    resolve.__name__ = f"phone_in_{field_name}"
+    return resolve
+
+
+def members(roles: Iterable[str] | None = None, *, except_field: str | None = None) -> Resolver:
+    """Every member of `event.organization_id` (or those with one of `roles`),
+    as the projection stands when the event is handled; `except_field` names
+    an account the message is not for (e.g. the one who acted)."""
+    wanted = frozenset(roles) if roles else None
+
+    async def resolve(directory: Directory, event: Event) -> list[Addressee]:
+        skip = getattr(event, except_field) if except_field else None
+        ids = [a for a in await directory.members(event.organization_id, wanted) if a != skip]  # type: ignore[attr-defined]
+        return [await directory.known_account(a) for a in ids]
+    resolve.__name__ = "members" if wanted is None else "members_" + "_".join(sorted(wanted))
+    return resolve
+
+
+def account_in(field_name: str) -> Resolver:
+    """The account in `event.<field_name>` (e.g. the member an alert is for)."""
+    async def resolve(directory: Directory, event: Event) -> list[Addressee]:
+        return [await directory.known_account(getattr(event, field_name))]
+    resolve.__name__ = f"account_in_{field_name}"
+    return resolve
+
+
+# --- the catalog ---------------------------------------------------------------
+
+CATALOG: dict[type[Event], tuple[MessageKind, ...]] = {
+    # Optional security alerts (IDN-07, IDN-08): the account may turn them off (IDN-10, NTF-05).
+    LoginFromNewLocation: (MessageKind("login_from_new_location", account_holder, mandatory=False),),
+    LoginFailed: (MessageKind("login_failed", account_holder, mandatory=False),),
+    # Mandatory: the owner must hear of these even with every optional alert off.
+    PasswordChanged: (MessageKind("password_changed", account_holder),),
+    RecoveryPhoneChanged: (MessageKind("recovery_phone_changed", account_holder),),
+    AccountBlocked: (MessageKind("account_blocked", account_holder),),
+    AccountUnblocked: (MessageKind("account_unblocked", account_holder),),
+    SignUpAttemptedWithExistingEmail: (MessageKind("signup_attempt", account_holder),),
+    TwoFactorEnabled: (MessageKind("two_factor_enabled", account_holder),),
+    TwoFactorDisabled: (MessageKind("two_factor_disabled", account_holder),),
+    EmergencyCodeUsed: (MessageKind("emergency_code_used", account_holder),),
+    AppPasswordCreated: (MessageKind("app_password_created", account_holder),),
+    # Codes (IDN-06, IDN-13, IDN-14c): always sent, erased once delivered.
+    SmsCodeRequested: (MessageKind("sms_code", phone_in("phone"), channel="sms", secret=True),),
+    PasswordResetRequested: (MessageKind("password_reset_code", address_in("email"), secret=True),),
+    LoginEmailChangeRequested: (
+        MessageKind("login_email_change_code", address_in("new_email"), secret=True),
+        MessageKind("login_email_change_requested", address_in("old_email")),
+    ),
+    LoginEmailChanged: (MessageKind("login_email_changed", address_in("old_email")),),
 }

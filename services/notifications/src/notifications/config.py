@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -23,8 +25,23 @@ class Settings(ServiceSettings):
     # Name given in EHLO; set it, or the system's FQDN is looked up (slow without DNS).
     smtp_local_hostname: str = "manager.local"
     mail_from: str = "Manager <no-reply@manager.local>"
+    # SMS gateway (NTF-03): "http" posts to a provider's API; "file" appends
+    # each SMS as a JSON line to `sms_file_path` (development: the local
+    # platform's "phone"; never use it in production, the file holds codes).
+    sms_gateway: Literal["http", "file"] = "file"
+    sms_file_path: str = "./data/sms.jsonl"
+    sms_http_url: str | None = None
+    sms_http_token: SecretStr | None = None
+    sms_sender: str = "Manager"
+    sms_timeout: float = 10.0
+    # Language of a message to an address with no account and no language
+    # given by the event (e.g. an invitation), NTF-02.
+    default_language: Literal["fr", "en", "de", "it", "es"] = "en"
+    default_time_zone: str = "Europe/Zurich"
     # Delivery worker (NTF-04): batch claimed per round, idle poll, retries.
     delivery_batch_size: int = 20
+    # Batches sent side by side by one replica (each over its own connection).
+    delivery_concurrency: int = 1
     delivery_poll_interval: float = 0.5
     delivery_max_attempts: int = 10
     delivery_backoff_base: float = 30.0

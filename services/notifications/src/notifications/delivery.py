@@ -1,12 +1,17 @@
-"""The delivery worker (NTF-03, NTF-04): sends queued messages, retries
-transient failures with exponential backoff, dead-letters the rest.
+"""The delivery worker (NTF-03, NTF-04): sends queued messages over their
+channel's transport (e-mail: SMTP; SMS: the gateway), retries transient
+failures with exponential backoff, dead-letters the rest.
 
 Claim, send, record: a batch is claimed under a lease in a short
-transaction, sent over one SMTP connection, and each result is recorded in
-its own transaction right after its send. A crash between a send and its
-record re-sends that one message once the lease ends (SMTP gives no better);
-a message given up is published to `notifications.message.dlq` before its
-`dead` status commits, so it cannot end up dead without a trace.
+transaction, sent over one session per channel (one SMTP connection), and
+each result is recorded in its own transaction right after its send. A
+graceful stop finishes and records the message in flight and hands the rest
+back, so a restart sends nothing twice; only a crash between a send and its
+record re-sends that one message once the lease ends (SMTP gives no better;
+the Message-ID and the SMS reference stay the same, so the copy is
+recognisable). A message given up is published to
+`notifications.message.dlq` before its `dead` status commits, so it cannot
+end up dead without a trace.
 """
 from __future__ import annotations
 
@@ -14,7 +19,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,13 +30,15 @@ from manager_shared.db import Database
 
 from . import repository as repo
 from .config import Settings
-from .mailer import Outcome, SmtpMailer
-from .metrics import DELIVERY_SECONDS, MESSAGES
+from .metrics import DELIVERY_SECONDS, MESSAGES, SEND_SECONDS
 from .models import DEAD, FAILED, SENT, Message
+from .transport import Outcome, Transport
 
 log = logging.getLogger(__name__)
 
 DLQ_TOPIC = "notifications.message.dlq"
+# What stays of a message that carried a one-time code once it is final.
+REDACTED = "[one-time code removed after delivery]"
 # (body, topic, key, headers) -> completes when the broker has the record
 Publish = Callable[[bytes, str, bytes, dict[str, str]], Awaitable[object]]
 
@@ -60,9 +68,11 @@ def dead_letter_record(message: Message, outcome: Outcome) -> tuple[bytes, bytes
 class DeliveryWorker:
     """Background task of every replica; replicas share the work safely."""
 
-    def __init__(self, db: Database, mailer: SmtpMailer, clock: Clock, settings: Settings,
-                 publish: Publish) -> None:
-        self.db, self.mailer, self.clock, self.settings, self.publish = db, mailer, clock, settings, publish
+    def __init__(self, db: Database, transports: Transport | Mapping[str, Transport], clock: Clock,
+                 settings: Settings, publish: Publish) -> None:
+        if not isinstance(transports, Mapping):
+            transports = {transports.channel: transports}
+        self.db, self.transports, self.clock, self.settings, self.publish = db, dict(transports), clock, settings, publish
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._stopping = False
@@ -92,15 +102,27 @@ class DeliveryWorker:
         return len(batch)
 
     async def _send(self, batch: list[Message], stop_at: datetime) -> None:
-        async with self.mailer.session() as smtp:  # one connection for the whole batch
+        async with contextlib.AsyncExitStack() as sessions:
+            open_sessions: dict = {}  # one per channel for the whole batch (one SMTP connection)
             for done, message in enumerate(batch):
                 if self._stopping or self.clock.now() >= stop_at:
                     return await self._release(batch[done:])
                 try:
-                    await self._record(message, await smtp.send(message))
+                    await self._record(message, await self._send_one(sessions, open_sessions, message))
                 except Exception:  # e.g. the database or the broker is down
                     await self._release(batch[done + 1:])
                     raise
+
+    async def _send_one(self, sessions: contextlib.AsyncExitStack, open_sessions: dict, message: Message) -> Outcome:
+        transport = self.transports.get(message.channel)
+        if transport is None:
+            return Outcome("dead", f"no transport for channel {message.channel!r}")
+        if message.channel not in open_sessions:
+            open_sessions[message.channel] = await sessions.enter_async_context(transport.session())
+        started = time.perf_counter()
+        outcome = await open_sessions[message.channel].send(message)
+        SEND_SECONDS.labels(message.channel, outcome.status).observe(time.perf_counter() - started)
+        return outcome
 
     async def _release(self, messages: list[Message]) -> None:
         """Hand back claimed messages that were not tried, for any worker to take now."""
@@ -121,6 +143,8 @@ class DeliveryWorker:
                       "next_attempt_at": now + self.backoff(message.attempts)}
         else:
             values = {"status": DEAD, "last_error": outcome.error}
+        if message.secret and values["status"] in (SENT, DEAD):
+            values.update(body_text=REDACTED, body_html=None)  # the code is of no use to anyone now
         async with self._transaction() as session:
             await repo.update_message(session, message.id, **values)
             if values["status"] == DEAD:
@@ -139,6 +163,11 @@ class DeliveryWorker:
             DELIVERY_SECONDS.labels(message.channel).observe(max((now - _aware(message.created_at)).total_seconds(), 0))
 
     async def run(self) -> None:
+        """The worker's loops: `delivery_concurrency` of them send batches side by side."""
+        loops = max(self.settings.delivery_concurrency, 1)
+        await asyncio.gather(*(self._loop() for _ in range(loops)))
+
+    async def _loop(self) -> None:
         backoff = 0.1
         while not self._stopping:
             self._wake.clear()  # before reading, so a commit during the batch is not missed
@@ -180,3 +209,6 @@ class DeliveryWorker:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for transport in self.transports.values():
+            with contextlib.suppress(Exception):
+                await transport.aclose()

@@ -3,26 +3,18 @@ and every failure sorted into "try again later" or "give up"."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from typing import Literal
-
 import aiosmtplib
 
 from .config import Settings
 from .models import Message
+from .transport import Outcome
 
 _ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[^@\s<>()\[\],;:\"\\]+$")
 
 
 _REFUSALS = (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: Literal["sent", "retry", "dead"]
-    error: str | None = None
 
 
 def classify(exc: BaseException) -> Outcome:
@@ -62,13 +54,19 @@ def build_email(message: Message, mail_from: str) -> EmailMessage:
 
 
 class SmtpMailer:
-    """Opens SMTP sessions with the configured relay."""
+    """The e-mail channel: opens SMTP sessions with the configured relay
+    (host, port, implicit TLS or STARTTLS, login from settings)."""
+
+    channel = "email"
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
     def session(self) -> "SmtpSession":
         return SmtpSession(self.settings)
+
+    async def aclose(self) -> None:
+        pass
 
 
 class SmtpSession:

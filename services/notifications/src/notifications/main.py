@@ -1,6 +1,7 @@
 """Composition root of notifications: settings, runtime, service, delivery worker, app."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -12,24 +13,35 @@ from . import __version__, api, consumers
 from .config import Settings
 from .delivery import DLQ_TOPIC, DeliveryWorker
 from .mailer import SmtpMailer
+from .sms import SmsTransport, gateway_from
 from .models import blocked_table, inbox_table, outbox_table
 from .service import QUEUED_FLAG, NotificationService
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
+def quiet_parameter_logging() -> None:
+    """aiosqlite logs every statement with its parameters at DEBUG, and a
+    queued message's parameters include one-time codes: never below INFO,
+    whatever LOG_LEVEL says (codes are never logged, IDN-16)."""
+    logging.getLogger("aiosqlite").setLevel(max(logging.getLogger("aiosqlite").getEffectiveLevel(), logging.INFO))
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings()
+    quiet_parameter_logging()
     clock = clock or SystemClock()
     runtime = ServiceRuntime("notifications", settings, outbox_table=outbox_table, inbox_table=inbox_table,
                              migrations=MIGRATIONS, blocked_table=blocked_table)
-    service = NotificationService(clock=clock)
+    service = NotificationService(clock=clock, default_language=settings.default_language,
+                                  default_time_zone=settings.default_time_zone)
     consumer = consumers.register(runtime, service)
 
     async def publish(body: bytes, topic: str, key: bytes, headers: dict[str, str]) -> None:
         await runtime.broker.publish(body, topic, key=key, headers=headers)
 
-    worker = DeliveryWorker(runtime.db, SmtpMailer(settings), clock, settings, publish)
+    transports = {"email": SmtpMailer(settings), "sms": SmsTransport(gateway_from(settings))}
+    worker = DeliveryWorker(runtime.db, transports, clock, settings, publish)
     # a consumer just queued a message: no need to wait for the next poll
     runtime.db.on_commit(QUEUED_FLAG, worker.wake)
     # the worker publishes dead letters: it runs while the broker is up
@@ -37,7 +49,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     runtime.on_shutdown(worker.stop)
     runtime.produces(DLQ_TOPIC)
     app = runtime.create_app(version=__version__, routers=[api.router],
-                             description="E-mail (and later SMS) messages made from the platform's events, "
+                             description="E-mail and SMS messages made from the platform's events, "
                                          "and their delivery log.")
     app.state.notifications, app.state.delivery, app.state.consumer = service, worker, consumer
     return app

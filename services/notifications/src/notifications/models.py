@@ -49,6 +49,7 @@ class Message(Base, table=True):
         sa.UniqueConstraint("event_id", "recipient", "channel", name="uq_message_once"),
         sa.Index("ix_message_due", "status", "next_attempt_at"),
         sa.Index("ix_message_account", "account_id", "id"),
+        sa.Index("ix_message_organization", "organization_id", "id"),
     )
 
     id: int | None = Field(default=None, sa_column=sa.Column(
@@ -58,6 +59,8 @@ class Message(Base, table=True):
     # Who, stably: the account id, or the address for someone without an account.
     recipient: str = Field(max_length=254)
     account_id: uuid.UUID | None = Field(default=None, nullable=True)
+    # The organization the event was about, for its delivery log (NTF-04).
+    organization_id: uuid.UUID | None = Field(default=None, nullable=True)
     address: str = Field(max_length=254)
     channel: str = Field(default="email", max_length=16)
     template: str = Field(max_length=100)
@@ -65,6 +68,8 @@ class Message(Base, table=True):
     subject: str = Field(max_length=300)
     body_text: str = Field(sa_type=sa.Text)
     body_html: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
+    # The body holds a one-time code: it is erased once sent or given up.
+    secret: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     status: str = Field(default=PENDING, max_length=16)
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=1000, nullable=True)
@@ -72,6 +77,28 @@ class Message(Base, table=True):
     # When the worker may (re)try; while a worker holds it, the end of its lease.
     next_attempt_at: datetime = Field(sa_type=_tz())
     sent_at: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
+
+
+class Organization(Base, table=True):
+    """Local projection of an organization, from organizations' events: what
+    messages about it need (its name)."""
+
+    organization_id: uuid.UUID = Field(primary_key=True)
+    name: str = Field(max_length=200)
+    updated_at: datetime = Field(sa_type=_tz())
+
+
+class OrganizationMember(Base, table=True):
+    """Local projection of who is in an organization with which role; a
+    message to "every member" is resolved from it when the event is handled."""
+
+    __tablename__ = "organization_member"
+    __table_args__ = (sa.Index("ix_organization_member_account", "account_id"),)
+
+    organization_id: uuid.UUID = Field(primary_key=True)
+    account_id: uuid.UUID = Field(primary_key=True)
+    role: str = Field(max_length=24)
+    updated_at: datetime = Field(sa_type=_tz())
 
 
 outbox_table, inbox_table = event_tables(Base.metadata)

@@ -1,7 +1,10 @@
 """Messages from Jinja2 templates, localized with Babel (NTF-02).
 
-Each message has, per language, `<template>/<lang>.subject.txt`,
-`<lang>.txt` and `<lang>.html` (only the .html ones are autoescaped).
+Each e-mail has, per language, `<template>/<lang>.subject.txt`,
+`<lang>.txt` and `<lang>.html` (only the .html ones are autoescaped); an
+SMS has only `<lang>.txt`. Dates, times and money are formatted by Babel in
+the recipient's locale and time zone (filters `datetime`, `date`, `time`,
+`money`, `country`).
 Every value printed by a template goes through `defang`, so text that comes
 from users or attackers (a name, a device string) can never become a link
 in a security e-mail (IDN-09).
@@ -9,6 +12,7 @@ in a security e-mail (IDN-09).
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,7 +20,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_time
+from babel.numbers import format_currency, get_currency_precision
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from markupsafe import Markup
 
@@ -24,6 +29,7 @@ from .models import LANGUAGES
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PARTS = ("subject.txt", "txt", "html")
+PARTS_BY_CHANNEL = {"email": PARTS, "sms": ("txt",)}
 FALLBACK_LANGUAGE = "en"
 
 _SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*):(//)")
@@ -42,9 +48,9 @@ def defang(value: Any) -> Any:
 @dataclass(frozen=True)
 class Rendered:
     language: str  # the one used: the recipient's, or English for an unknown one
-    subject: str
+    subject: str  # empty for an SMS
     text: str
-    html: str
+    html: str | None  # None for an SMS
 
 
 def zone(name: str | None) -> ZoneInfo:
@@ -69,6 +75,41 @@ def _date(ctx, value: datetime, format: str = "long") -> str:
 
 
 @pass_context
+def _time(ctx, value: datetime, format: str = "short") -> str:
+    return format_time(_aware(value), format, tzinfo=zone(ctx["time_zone"]), locale=ctx["lang"])
+
+
+@pass_context
+def _money(ctx, minor_units: int, currency: str) -> str:
+    """Integer minor units (never a float) in the recipient's locale: 123450 CHF → "CHF 1’234.50" in de_CH."""
+    amount = Decimal(minor_units).scaleb(-get_currency_precision(currency))
+    return format_currency(amount, currency, locale=ctx["lang"])
+
+
+def _hint(address: str | None) -> str:
+    """An e-mail address shown, not given away: `anna.muster@example.ch` → `a•••@example[.]ch`."""
+    local, _, domain = (address or "").partition("@")
+    return f"{local[:1]}•••@{domain}" if domain else "•••"
+
+
+ROLES = {
+    "legal_representative": {"fr": "représentant légal", "en": "legal representative", "de": "gesetzlicher Vertreter",
+                             "it": "rappresentante legale", "es": "representante legal"},
+    "administrator": {"fr": "administrateur", "en": "administrator", "de": "Administrator",
+                      "it": "amministratore", "es": "administrador"},
+    "collaborator": {"fr": "collaborateur", "en": "collaborator", "de": "Mitarbeiter",
+                     "it": "collaboratore", "es": "colaborador"},
+    "external": {"fr": "utilisateur externe", "en": "external user", "de": "externer Benutzer",
+                 "it": "utente esterno", "es": "usuario externo"},
+}
+
+
+@pass_context
+def _role(ctx, role: str | None) -> str:
+    return ROLES.get(role or "", {}).get(ctx["lang"], role or "")
+
+
+@pass_context
 def _country(ctx, code: str | None) -> str:
     if not code:
         return ""
@@ -83,14 +124,18 @@ class Renderer:
             loader=FileSystemLoader(directory), autoescape=select_autoescape(["html"]),
             undefined=StrictUndefined, finalize=defang, trim_blocks=True, lstrip_blocks=True,
             keep_trailing_newline=True)
-        self.env.filters.update(datetime=_datetime, date=_date, country=_country)
+        self.env.filters.update(datetime=_datetime, date=_date, time=_time, money=_money, country=_country,
+                                hint=_hint, role=_role)
 
-    def names(self, template: str, lang: str) -> list[str]:
-        return [f"{template}/{lang}.{part}" for part in PARTS]
+    def names(self, template: str, lang: str, channel: str = "email") -> list[str]:
+        return [f"{template}/{lang}.{part}" for part in PARTS_BY_CHANNEL[channel]]
 
-    def render(self, template: str, lang: str, time_zone: str, **context: Any) -> Rendered:
+    def render(self, template: str, lang: str, time_zone: str, channel: str = "email", **context: Any) -> Rendered:
         lang = lang if lang in LANGUAGES else FALLBACK_LANGUAGE
         values = {**context, "lang": lang, "time_zone": time_zone}
-        subject, text, html = (self.env.get_template(n).render(values) for n in self.names(template, lang))
+        parts = [self.env.get_template(n).render(values) for n in self.names(template, lang, channel)]
+        if channel == "sms":
+            return Rendered(language=lang, subject="", text=" ".join(parts[0].split()), html=None)
+        subject, text, html = parts
         # One line, whatever the template or the data did: a header cannot hold a newline.
         return Rendered(language=lang, subject=" ".join(subject.split())[:300], text=text, html=html)

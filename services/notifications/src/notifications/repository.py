@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from .models import FAILED, PENDING, Message, Recipient
+from .models import FAILED, PENDING, Message, Organization, OrganizationMember, Recipient
 
 
 def _insert(session: AsyncSession, model):
@@ -21,6 +21,11 @@ def _insert(session: AsyncSession, model):
 
 async def recipient(session: AsyncSession, account_id: uuid.UUID) -> Recipient | None:
     return await session.get(Recipient, account_id)
+
+
+async def recipient_by_email(session: AsyncSession, address: str) -> Recipient | None:
+    query = select(Recipient).where(sa.func.lower(Recipient.email) == address.strip().lower()).limit(1)
+    return (await session.execute(query)).scalars().first()
 
 
 async def upsert_recipient(session: AsyncSession, values: dict) -> None:
@@ -37,6 +42,49 @@ async def update_recipient(session: AsyncSession, account_id: uuid.UUID, version
     """Apply a change of a known recipient, only ever moving to a higher version."""
     await session.execute(sa.update(Recipient).where(Recipient.account_id == account_id, Recipient.version < version)
                           .values(version=version, **values))
+
+
+async def organization(session: AsyncSession, organization_id: uuid.UUID) -> Organization | None:
+    return await session.get(Organization, organization_id)
+
+
+async def upsert_organization(session: AsyncSession, organization_id: uuid.UUID, name: str, now: datetime) -> None:
+    stmt = _insert(session, Organization).values(organization_id=organization_id, name=name, updated_at=now)
+    await session.execute(stmt.on_conflict_do_update(index_elements=[Organization.organization_id],
+                                                     set_={"name": name, "updated_at": now}))
+
+
+async def delete_organization(session: AsyncSession, organization_id: uuid.UUID) -> None:
+    await session.execute(sa.delete(OrganizationMember).where(OrganizationMember.organization_id == organization_id))
+    await session.execute(sa.delete(Organization).where(Organization.organization_id == organization_id))
+
+
+async def upsert_member(session: AsyncSession, organization_id: uuid.UUID, account_id: uuid.UUID, role: str,
+                        now: datetime) -> None:
+    """An organization's events share one partition (key), so they arrive in order: the last one wins."""
+    stmt = _insert(session, OrganizationMember).values(organization_id=organization_id, account_id=account_id,
+                                                       role=role, updated_at=now)
+    await session.execute(stmt.on_conflict_do_update(
+        index_elements=[OrganizationMember.organization_id, OrganizationMember.account_id],
+        set_={"role": role, "updated_at": now}))
+
+
+async def remove_member(session: AsyncSession, organization_id: uuid.UUID, account_id: uuid.UUID) -> None:
+    await session.execute(sa.delete(OrganizationMember).where(OrganizationMember.organization_id == organization_id,
+                                                              OrganizationMember.account_id == account_id))
+
+
+async def member_ids(session: AsyncSession, organization_id: uuid.UUID,
+                     roles: Iterable[str] | None = None) -> list[uuid.UUID]:
+    query = sa.select(OrganizationMember.account_id).where(OrganizationMember.organization_id == organization_id)
+    if roles is not None:
+        query = query.where(OrganizationMember.role.in_(sorted(roles)))
+    return list((await session.execute(query.order_by(OrganizationMember.account_id))).scalars())
+
+
+async def role_of(session: AsyncSession, organization_id: uuid.UUID, account_id: uuid.UUID) -> str | None:
+    found = await session.get(OrganizationMember, (organization_id, account_id))
+    return found.role if found else None
 
 
 async def add_message(session: AsyncSession, values: dict) -> bool:
@@ -76,10 +124,11 @@ async def update_message(session: AsyncSession, message_id: int, **values) -> No
                           .execution_options(synchronize_session=False))
 
 
-async def messages_of(session: AsyncSession, account_id: uuid.UUID, limit: int,
-                      before: int | None = None) -> Sequence[Message]:
-    """An account's messages, newest first, paged by id."""
-    query = select(Message).where(Message.account_id == account_id)
+async def messages_of(session: AsyncSession, account_id: uuid.UUID | None, limit: int, before: int | None = None,
+                      organization_id: uuid.UUID | None = None) -> Sequence[Message]:
+    """An account's (or an organization's) messages, newest first, paged by id."""
+    query = select(Message).where(Message.organization_id == organization_id if organization_id
+                                  else Message.account_id == account_id)
     if before is not None:
         query = query.where(Message.id < before)
     return (await session.execute(query.order_by(Message.id.desc()).limit(limit))).scalars().all()

@@ -16,6 +16,8 @@ class MessageRead(BaseModel):
     id: int
     event_id: uuid.UUID
     event_type: str
+    account_id: uuid.UUID | None
+    organization_id: uuid.UUID | None
     channel: str
     template: str
     language: str

@@ -1,34 +1,63 @@
-"""notifications' business rules: keep the contact projection, turn events
-into queued messages, show the delivery log. Never commits (the caller's
-unit of work does) and never sends: the delivery worker does (delivery.py)."""
+"""notifications' business rules: keep the contact and organization
+projections, turn events into queued messages, show the delivery log. Never
+commits (the caller's unit of work does) and never sends: the delivery
+worker does (delivery.py)."""
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from manager_shared.auth import Principal
 from manager_shared.clock import Clock
-from manager_shared.events import AccountPreferencesChanged, AccountRegistered, Event
+from manager_shared.events import (AccountPreferencesChanged, AccountRegistered, Event, LoginEmailChanged,
+                                   MemberAdded, OrganizationCreated)
 
 from . import repository as repo
-from .catalog import CATALOG, Addressee, MessageKind
-from .errors import NotYourMessages
+from .catalog import CATALOG, MANAGING_ROLES, Addressee, Directory, MessageKind
+from .errors import NotAnOrganizationManager, NotYourMessages
 from .metrics import MESSAGES
 from .models import PENDING, Message
 from .rendering import Renderer
 
+log = logging.getLogger(__name__)
 
 QUEUED_FLAG = "notifications_queued"
+
+Projection = Callable[[AsyncSession, Event], Awaitable[None]]
 
 
 @dataclass
 class NotificationService:
     clock: Clock
     renderer: Renderer = field(default_factory=Renderer)
-    catalog: Mapping[type[Event], MessageKind] = field(default_factory=lambda: dict(CATALOG))
+    catalog: Mapping[type[Event], tuple[MessageKind, ...]] = field(default_factory=lambda: dict(CATALOG))
+    default_language: str = "en"
+    default_time_zone: str = "Europe/Zurich"
+
+    # --- projections ------------------------------------------------------
+
+    @property
+    def projections(self) -> dict[type[Event], Projection]:
+        """Events that change what this service knows of accounts and organizations."""
+        return {AccountRegistered: self.remember_account, AccountPreferencesChanged: self.remember_preferences,
+                LoginEmailChanged: self.remember_login_email, OrganizationCreated: self.remember_organization,
+                MemberAdded: self.remember_member}
+
+    def handled(self) -> set[type[Event]]:
+        return set(self.catalog) | set(self.projections)
+
+    async def handle(self, session: AsyncSession, event: Event) -> None:
+        """Messages first, then the projection: a message about a removal or a
+        deletion still reaches the people it concerns."""
+        if type(event) in self.catalog:
+            await self.notify(session, event)
+        projection = self.projections.get(type(event))
+        if projection is not None:
+            await projection(session, event)
 
     async def remember_account(self, session: AsyncSession, event: AccountRegistered) -> None:
         """Start (or refresh) the account's contact data; an older version
@@ -45,34 +74,67 @@ class NotificationService:
             "language": event.language, "time_zone": event.time_zone,
             "disabled_alerts": ",".join(event.disabled_alerts), "updated_at": self.clock.now()})
 
+    async def remember_login_email(self, session: AsyncSession, event: LoginEmailChanged) -> None:
+        """Later mail goes to the confirmed new login address (IDN-06)."""
+        await repo.update_recipient(session, event.account_id, event.account_version, {
+            "email": event.new_email, "updated_at": self.clock.now()})
+
+    async def remember_organization(self, session: AsyncSession, event: OrganizationCreated) -> None:
+        await repo.upsert_organization(session, event.organization_id, event.name, self.clock.now())
+
+    async def remember_member(self, session: AsyncSession, event: MemberAdded) -> None:
+        await repo.upsert_member(session, event.organization_id, event.account_id, event.role, self.clock.now())
+
+    # --- messages -----------------------------------------------------------
+
     async def notify(self, session: AsyncSession, event: Event) -> int:
         """Queue the messages `event` calls for (NTF-01); returns how many are
-        new. Runs in the consumer's transaction, beside its inbox record."""
-        kind = self.catalog[type(event)]
+        new. Runs in the consumer's transaction, beside its inbox record, so
+        recipients are resolved from the projections as they are now."""
+        directory = Directory(session, self.default_language, self.default_time_zone)
+        context = {"organization_name": await self._organization_name(session, event)}
         queued = 0
-        for addressee in await kind.recipients(session, event):
-            if kind.wanted_by(addressee, event.type) and await self._queue(session, event, kind, addressee):
-                queued += 1
+        for kind in self.catalog[type(event)]:
+            for addressee in await kind.recipients(directory, event):
+                if kind.wanted_by(addressee, event.type) and await self._queue(session, event, kind, addressee,
+                                                                              context):
+                    queued += 1
         return queued
 
-    async def _queue(self, session: AsyncSession, event: Event, kind: MessageKind, to: Addressee) -> bool:
-        rendered = self.renderer.render(kind.template, to.language, to.time_zone, event=event, to=to)
+    async def _organization_name(self, session: AsyncSession, event: Event) -> str:
+        organization_id = getattr(event, "organization_id", None)
+        found = await repo.organization(session, organization_id) if organization_id else None
+        return found.name if found else str(getattr(event, "organization_name", None) or getattr(event, "name", ""))
+
+    async def _queue(self, session: AsyncSession, event: Event, kind: MessageKind, to: Addressee,
+                     context: dict) -> bool:
+        rendered = self.renderer.render(kind.template, to.language, to.time_zone, channel=kind.channel,
+                                        event=event, to=to, **context)
         now = self.clock.now()
         added = await repo.add_message(session, {
             "event_id": event.event_id, "event_type": event.type, "recipient": to.key,
-            "account_id": to.account_id, "address": to.address, "channel": kind.channel,
-            "template": kind.template, "language": rendered.language, "subject": rendered.subject,
-            "body_text": rendered.text, "body_html": rendered.html, "status": PENDING, "attempts": 0,
+            "account_id": to.account_id, "organization_id": getattr(event, "organization_id", None),
+            "address": to.address, "channel": kind.channel, "template": kind.template,
+            "language": rendered.language, "subject": rendered.subject, "body_text": rendered.text,
+            "body_html": rendered.html, "secret": kind.secret, "status": PENDING, "attempts": 0,
             "created_at": now, "next_attempt_at": now})
         if added:
             MESSAGES.labels(kind.channel, PENDING).inc()
             session.info[QUEUED_FLAG] = True  # wakes the delivery worker once this transaction commits
         return added
 
+    # --- delivery log -------------------------------------------------------------
+
     async def delivery_log(self, session: AsyncSession, caller: Principal, account_id: uuid.UUID | None,
-                           limit: int, before: int | None) -> Sequence[Message]:
-        """Messages of one account, newest first (NTF-04). Only the caller's
-        own until an operator role exists."""
+                           limit: int, before: int | None,
+                           organization_id: uuid.UUID | None = None) -> Sequence[Message]:
+        """Messages of one account, or about one organization, newest first
+        (NTF-04). An account reads its own; an organization's log is for its
+        legal representatives and administrators (local membership projection)."""
+        if organization_id is not None:
+            if await repo.role_of(session, organization_id, caller.account_id) not in MANAGING_ROLES:
+                raise NotAnOrganizationManager()
+            return await repo.messages_of(session, None, limit, before, organization_id=organization_id)
         account_id = account_id or caller.account_id
         if account_id != caller.account_id:
             raise NotYourMessages()

@@ -38,6 +38,9 @@ class Account(Base, table=True):
     support_code_expires_at: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
     # Optional security alerts turned off (event type names, comma-separated).
     disabled_alerts: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
+    # Confirmed second factors (kept by two_factor.py): sign-in skips the
+    # per-kind lookups for the many accounts without 2FA.
+    second_factors: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     version: int = 1
     created_at: datetime = Field(sa_type=_tz())
     updated_at: datetime = Field(sa_type=_tz())
@@ -182,7 +185,8 @@ class OneTimeChallenge(Base, table=True):
     Codes are stored only as a keyed hash; each row works once (`used_at`)."""
 
     __tablename__ = "one_time_challenge"
-    __table_args__ = (sa.Index("ix_one_time_challenge_account_purpose", "account_id", "purpose"),)
+    __table_args__ = (sa.Index("ix_one_time_challenge_account_purpose", "account_id", "purpose"),
+                      sa.Index("ix_one_time_challenge_destination", "destination", "created_at"))
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     account_id: uuid.UUID = Field(foreign_key="account.id")
@@ -190,6 +194,9 @@ class OneTimeChallenge(Base, table=True):
     secret_hash: str | None = Field(default=None, max_length=64)
     payload: str = Field(default="{}", sa_type=sa.Text)  # JSON: e.g. the new e-mail, WebAuthn state
     bound_to: str | None = Field(default=None, max_length=64)  # jti of the mfa token it belongs to
+    # Keyed hash of the phone number or address the code went to: budgets of
+    # codes per destination (SMS pumping, mail bombing), codes.py.
+    destination: str | None = Field(default=None, max_length=64)
     method_id: uuid.UUID | None = None
     attempts: int = 0
     status: str = Field(default="pending", max_length=16)  # pending, approved, denied

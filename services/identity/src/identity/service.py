@@ -126,7 +126,7 @@ class IdentityService:
             if new_hash:
                 account.password_hash = new_hash  # parameters were raised since it was stored
             if self.second_factor is not None:
-                challenge = await self.second_factor(session, account.id, persistent)
+                challenge = await self.second_factor(session, account, persistent)
                 if challenge is not None:  # IDN-03: then the second factor (two_factor.py)
                     return challenge
             now = self.clock.now()

@@ -27,7 +27,7 @@ from manager_shared.events import EmergencyCodeUsed, TwoFactorDisabled, TwoFacto
 from . import repository as repo
 from . import throttle, totp
 from .location import Location
-from .models import ConsumedToken, EmergencyCode
+from .models import Account, ConsumedToken, EmergencyCode
 from .schemas import MfaChallenge, MfaStep, TokenPair, TwoFactorMethodRead
 from .service import IdentityService
 from .tokens import hash_token
@@ -191,7 +191,7 @@ class TwoFactorService:
                        **extra) -> None:
         account = await repo.account_by_id(session, account_id)
         now = self.clock.now()
-        account.version, account.updated_at = account.version + 1, now
+        account.version, account.updated_at, account.second_factors = account.version + 1, now, methods
         self.identity.log_activity(session, account.id, "two_factor_enabled" if event_type is TwoFactorEnabled
                                    else "two_factor_disabled", None, now)
         await self.identity.outbox.record(session, event_type(
@@ -200,8 +200,11 @@ class TwoFactorService:
 
     # -- the second step of sign-in -----------------------------------------------
 
-    async def challenge_if_needed(self, session: AsyncSession, account_id: uuid.UUID,
+    async def challenge_if_needed(self, session: AsyncSession, account: Account,
                                   persistent: bool) -> MfaChallenge | None:
+        if not account.second_factors:
+            return None
+        account_id = account.id
         kinds = sorted({k.kind for k, _ in await self.confirmed(session, account_id)})
         if not kinds:
             return None

@@ -4,7 +4,7 @@ Each e-mail has, per language, `<template>/<lang>.subject.txt`,
 `<lang>.txt` and `<lang>.html` (only the .html ones are autoescaped); an
 SMS has only `<lang>.txt`. Dates, times and money are formatted by Babel in
 the recipient's locale and time zone (filters `datetime`, `date`, `time`,
-`money`, `country`).
+`money`, `country`; and `hint`, `role`, `org_kind`).
 Every value printed by a template goes through `defang`, so text that comes
 from users or attackers (a name, a device string) can never become a link
 in a security e-mail (IDN-09).
@@ -104,9 +104,25 @@ ROLES = {
 }
 
 
+ORGANIZATION_KINDS = {
+    "private": {"fr": "privée", "en": "private", "de": "privat", "it": "privata", "es": "privada"},
+    "association": {"fr": "association", "en": "association", "de": "Verein", "it": "associazione",
+                    "es": "asociación"},
+    "company": {"fr": "entreprise", "en": "company", "de": "Unternehmen", "it": "azienda", "es": "empresa"},
+    "public_body": {"fr": "organisme public", "en": "public body", "de": "öffentliche Körperschaft",
+                    "it": "ente pubblico", "es": "organismo público"},
+    "other": {"fr": "autre", "en": "other", "de": "andere", "it": "altro", "es": "otro"},
+}
+
+
 @pass_context
 def _role(ctx, role: str | None) -> str:
     return ROLES.get(role or "", {}).get(ctx["lang"], role or "")
+
+
+@pass_context
+def _organization_kind(ctx, kind: str | None) -> str:
+    return ORGANIZATION_KINDS.get(kind or "", {}).get(ctx["lang"], kind or "")
 
 
 @pass_context
@@ -125,7 +141,7 @@ class Renderer:
             undefined=StrictUndefined, finalize=defang, trim_blocks=True, lstrip_blocks=True,
             keep_trailing_newline=True)
         self.env.filters.update(datetime=_datetime, date=_date, time=_time, money=_money, country=_country,
-                                hint=_hint, role=_role)
+                                hint=_hint, role=_role, org_kind=_organization_kind)
 
     def names(self, template: str, lang: str, channel: str = "email") -> list[str]:
         return [f"{template}/{lang}.{part}" for part in PARTS_BY_CHANNEL[channel]]

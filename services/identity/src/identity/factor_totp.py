@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
 
 from manager_shared.auth import Principal
 
@@ -46,14 +46,18 @@ class TotpFactor(FactorKind):
 
     async def verify(self, session: AsyncSession, account_id: uuid.UUID, step: MfaStep, claims: dict,
                      where: Location) -> bool:
+        """Core statements, no ORM: this runs on every 2FA sign-in. The replay
+        record is a compare-and-set (`last_step < step`), so two requests
+        with the same code cannot both win, without holding a row lock."""
         if not step.code:
             return False
-        now = self.service.clock.now()
-        methods = (await session.execute(select(TotpMethod).where(
-            TotpMethod.account_id == account_id, TotpMethod.confirmed_at.is_not(None)).with_for_update())).scalars()
-        for method in methods:
-            matched = totp.matching_step(method.secret, step.code.strip(), now, method.last_step)
+        now, t = self.service.clock.now(), TotpMethod.__table__
+        rows = (await session.execute(sa.select(t.c.id, t.c.secret, t.c.last_step).where(
+            t.c.account_id == account_id, t.c.confirmed_at.is_not(None)))).all()
+        for row in rows:
+            matched = totp.matching_step(row.secret, step.code.strip(), now, row.last_step)
             if matched is not None:
-                method.last_step = matched  # the replay record, in the session's transaction
-                return True
+                won = await session.execute(sa.update(t).where(t.c.id == row.id, t.c.last_step < matched)
+                                            .values(last_step=matched))
+                return won.rowcount == 1
         return False

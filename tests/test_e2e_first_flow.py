@@ -20,21 +20,6 @@ FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Fi
 ZURICH, BERN, BERLIN = "195.186.1.1", "83.76.1.1", "80.128.1.1"  # CH, CH, DE in the geo-IP data
 
 
-@pytest.fixture(scope="module")
-def platform(kafka, postgres, _mail_catcher_session, tmp_path_factory):
-    p = Platform(bootstrap=kafka.bootstrap, smtp_port=_mail_catcher_session.smtp_port,
-                 database_urls={n: postgres.create_database(n) for n in SERVICES},
-                 log_dir=tmp_path_factory.mktemp("platform-logs"),
-                 # the test client is the "proxy" on 127.0.0.1 that says where users come from
-                 extra={"identity": {"trusted_proxies": "127.0.0.1/32",
-                                     "support_staff_emails": "agent@manager.example"}})
-    try:
-        p.start()
-        yield p
-    finally:
-        p.stop()
-
-
 def eventually(fn, timeout=45.0, interval=0.2):
     deadline = time.monotonic() + timeout
     last = None

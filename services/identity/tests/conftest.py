@@ -13,9 +13,15 @@ from manager_shared.db import Database, migrate
 from manager_shared.outbox import Outbox
 
 
-@pytest.fixture
-async def db(tmp_path):
-    database = Database(f"sqlite+aiosqlite:///{tmp_path}/identity.db")
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(request, tmp_path):
+    """The service-level tests run on both databases: SQLite (the embedded
+    default) and PostgreSQL (production), a real server either way."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path}/identity.db"
+    else:
+        url = request.getfixturevalue("postgres").create_database("identity")
+    database = Database(url)
     await migrate(database, MIGRATIONS)
     yield database
     await database.dispose()

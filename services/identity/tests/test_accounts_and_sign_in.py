@@ -117,3 +117,31 @@ async def test_idn_07_concurrent_sign_ins_from_one_new_place_give_one_alert_and_
                                      for _ in range(4)])
     assert all(r.access_token for r in results)
     assert [e.type for e in await _events(db)].count("LoginFromNewLocation") == 1
+
+
+async def test_idn_14a_a_totp_code_wins_once_under_concurrency(db, service):
+    """Two second steps racing with the same code: the compare-and-set
+    replay record lets exactly one through (on PostgreSQL, truly parallel)."""
+    import asyncio
+    from datetime import datetime, timezone
+
+    import pyotp
+
+    from identity.factor_totp import TotpFactor
+    from identity.models import TotpMethod
+    from identity.schemas import MfaStep
+
+    account = await _register(db, service)
+    secret, now = pyotp.random_base32(32), datetime.now(timezone.utc)
+    async with db.transaction() as s:
+        s.add(TotpMethod(account_id=account.id, name="app", secret=secret, created_at=now, confirmed_at=now))
+    factor = TotpFactor()
+    factor.service = service
+    code = pyotp.TOTP(secret).at(service.clock.now())
+
+    async def attempt() -> bool:
+        async with db.transaction() as s:
+            return await factor.verify(s, account.id, MfaStep(mfa_token="x" * 20, code=code), {},
+                                       locate("195.186.1.1", FIREFOX))
+
+    assert sorted(await asyncio.gather(*[attempt() for _ in range(6)])) == [False] * 5 + [True]

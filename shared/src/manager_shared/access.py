@@ -1,8 +1,10 @@
-"""Local projection of organizations' membership events, kept by every
-service that must decide who may act on an organization's data (ORG-09).
+"""Local projections of organizations' events, kept by every service that
+must decide who may act on an organization's data (ORG-09): memberships (a
+row per member) and the organization's whole access state (a JSON document
+per organization, read by the pure check in `access_check`).
 
-The table lives in the consuming service's own database; only its shape and
-the upsert are shared, so no service ever reads another's tables.
+The tables live in the consuming service's own database; only their shape and
+the upserts are shared, so no service ever reads another's tables.
 """
 from __future__ import annotations
 
@@ -11,7 +13,12 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .events import AccountBlocked, AccountUnblocked, MemberAdded
+from .access_check import Decision, OrgAccess, decide
+from .events import (AccountBlocked, AccountUnblocked, Event, MemberAdded, MemberRemoved, MemberRoleChanged,
+                     OrganizationDeleted)
+
+# A removed member keeps a row with this role, so a late MemberAdded cannot bring it back.
+REMOVED = "removed"
 
 
 def membership_table(metadata: sa.MetaData) -> sa.Table:
@@ -30,14 +37,20 @@ class Memberships:
     def __init__(self, table: sa.Table) -> None:
         self.table = table
 
-    async def apply(self, session: AsyncSession, event: MemberAdded) -> None:
-        """Upsert from MemberAdded; an older event never overwrites a newer one."""
+    async def apply(self, session: AsyncSession,
+                    event: MemberAdded | MemberRoleChanged | MemberRemoved | OrganizationDeleted) -> None:
+        """Upsert from membership events; an older event never overwrites a newer one."""
         t = self.table
+        if isinstance(event, OrganizationDeleted):
+            await session.execute(t.update().where(t.c.organization_id == event.organization_id)
+                                  .values(role=REMOVED, changed_at=event.occurred_at))
+            return
+        role = REMOVED if isinstance(event, MemberRemoved) else event.role
         current = (await session.execute(sa.select(t.c.changed_at).where(
             t.c.organization_id == event.organization_id, t.c.account_id == event.account_id))).first()
         if current is None:
             await session.execute(t.insert().values(organization_id=event.organization_id,
-                                                    account_id=event.account_id, role=event.role,
+                                                    account_id=event.account_id, role=role,
                                                     changed_at=event.occurred_at))
             return
         changed_at = current.changed_at if current.changed_at.tzinfo else current.changed_at.replace(
@@ -45,13 +58,79 @@ class Memberships:
         if event.occurred_at >= changed_at:
             await session.execute(t.update().where(
                 t.c.organization_id == event.organization_id, t.c.account_id == event.account_id,
-            ).values(role=event.role, changed_at=event.occurred_at))
+            ).values(role=role, changed_at=event.occurred_at))
 
     async def role_of(self, session: AsyncSession, organization_id: uuid.UUID, account_id: uuid.UUID) -> str | None:
         t = self.table
         row = (await session.execute(sa.select(t.c.role).where(
             t.c.organization_id == organization_id, t.c.account_id == account_id))).first()
-        return row.role if row else None
+        return row.role if row and row.role != REMOVED else None
+
+
+def org_access_table(metadata: sa.MetaData) -> sa.Table:
+    """Projection of each organization's access state (ORG-09): the document
+    of `access_check.OrgAccess` and the org_version it reflects."""
+    return sa.Table(
+        "org_access", metadata,
+        sa.Column("organization_id", sa.Uuid, primary_key=True),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("doc", sa.Text, nullable=False),
+    )
+
+
+class OrgAccessStore:
+    """Reads, updates and checks one service's access projection. Parsed
+    documents are cached by their text; every check still reads the row, so a
+    rights change counts from the moment its event is applied (ASVS 8.3.2)."""
+
+    def __init__(self, table: sa.Table, blocked: BlockedAccounts | None = None, cache_size: int = 4096) -> None:
+        self.table, self.blocked, self.cache_size = table, blocked, cache_size
+        self._cache: dict[uuid.UUID, tuple[str, OrgAccess]] = {}
+
+    async def load(self, session: AsyncSession, organization_id: uuid.UUID, *,
+                   for_update: bool = False) -> OrgAccess | None:
+        t = self.table
+        query = sa.select(t.c.version, t.c.doc).where(t.c.organization_id == organization_id)
+        row = (await session.execute(query.with_for_update() if for_update else query)).first()
+        if row is None:
+            return None
+        if for_update:  # the caller changes it: never hand out the shared cached copy
+            return OrgAccess.from_doc(organization_id, row.doc)
+        cached = self._cache.get(organization_id)
+        if cached is not None and cached[0] == row.doc:
+            return cached[1]
+        org = OrgAccess.from_doc(organization_id, row.doc)
+        if len(self._cache) >= self.cache_size:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[organization_id] = (row.doc, org)
+        return org
+
+    async def apply(self, session: AsyncSession, event: Event) -> bool:
+        """Apply one of organizations' events to the organization's document."""
+        organization_id = event.organization_id
+        org = await self.load(session, organization_id, for_update=True)
+        fresh = org is None
+        org = org or OrgAccess(organization_id)
+        if not org.apply(event):
+            return False
+        await self.save(session, org, insert=fresh)
+        return True
+
+    async def save(self, session: AsyncSession, org: OrgAccess, *, insert: bool) -> None:
+        t = self.table
+        if insert:
+            await session.execute(t.insert().values(organization_id=org.organization_id, version=org.version,
+                                                    doc=org.to_doc()))
+        else:
+            await session.execute(t.update().where(t.c.organization_id == org.organization_id)
+                                  .values(version=org.version, doc=org.to_doc()))
+
+    async def check(self, session: AsyncSession, account_id: uuid.UUID, organization_id: uuid.UUID, action: str,
+                    product_id: uuid.UUID | None = None, *, channel: str = "web") -> Decision:
+        """ORG-09 from this service's own projection: no call to organizations."""
+        blocked = self.blocked is not None and await self.blocked.is_blocked(session, account_id)
+        return decide(await self.load(session, organization_id), account_id, action, product_id,
+                      channel=channel, blocked=blocked)
 
 
 def blocked_accounts_table(metadata: sa.MetaData) -> sa.Table:

@@ -13,12 +13,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 from faststream.kafka import KafkaBroker
 
-from .access import BlockedAccounts, Memberships
+from .access import BlockedAccounts, Memberships, OrgAccessStore
+from .access_check import ACCESS_EVENTS
 from .auth import JwksCache, Principal, TokenVerifier, bearer_token
 from .consumer import EventConsumer
 from .db import Database, migrate
 from .errors import AccountIsBlocked, install_error_handlers
-from .events import AccountBlocked, AccountUnblocked, MemberAdded
+from .events import AccountBlocked, AccountUnblocked, MemberAdded, MemberRemoved, MemberRoleChanged, OrganizationDeleted
 from .metrics import MetricsMiddleware, metrics_response
 from .outbox import Outbox, OutboxRelay
 from .topics import ensure_topics
@@ -32,7 +33,7 @@ class ServiceRuntime:
 
     def __init__(self, name: str, settings: ServiceSettings, *, outbox_table: sa.Table, inbox_table: sa.Table,
                  migrations: Path, blocked_table: sa.Table | None = None,
-                 member_table: sa.Table | None = None) -> None:
+                 member_table: sa.Table | None = None, access_table: sa.Table | None = None) -> None:
         self.name, self.settings, self.migrations = name, settings, migrations
         self.db = Database(settings.database_url)
         self.broker = KafkaBroker(
@@ -49,6 +50,8 @@ class ServiceRuntime:
         self.blocked = BlockedAccounts(blocked_table) if blocked_table is not None else None
         # Services that decide who may act on an organization keep its memberships (ORG-09).
         self.members = Memberships(member_table) if member_table is not None else None
+        # ...and their whole access state, for the ORG-09 check (`runtime.access.check`).
+        self.access = OrgAccessStore(access_table, self.blocked) if access_table is not None else None
         self.current_principal = self._principal
         self._document_publishers()
         self._startup: list[Callable[[], Awaitable[None]]] = []
@@ -67,13 +70,20 @@ class ServiceRuntime:
         return who
 
     def _follow_memberships(self) -> None:
-        if self.members is None:
+        if self.members is None and self.access is None:
             return
-        members = self.members
+        members, access = self.members, self.access
+        consumer = self.consumer("memberships", MemberAdded.topic)
+        membership_events = (MemberAdded, MemberRoleChanged, MemberRemoved, OrganizationDeleted)
 
-        @self.consumer("memberships", MemberAdded.topic).on(MemberAdded)
-        async def on_member_added(session, event: MemberAdded) -> None:
-            await members.apply(session, event)
+        async def on_access_event(session, event) -> None:
+            if members is not None and isinstance(event, membership_events):
+                await members.apply(session, event)
+            if access is not None:
+                await access.apply(session, event)
+
+        for event_type in (ACCESS_EVENTS if access is not None else membership_events):
+            consumer.on(event_type)(on_access_event)
 
     def _follow_blocking(self) -> None:
         if self.blocked is None:

@@ -1,7 +1,7 @@
 """billing's event handlers."""
 from __future__ import annotations
 
-from manager_shared.events import OrganizationCreated
+from manager_shared.events import OrganizationCreated, OrganizationDetailsChanged
 from manager_shared.runtime import ServiceRuntime
 
 from .service import BillingService
@@ -14,3 +14,8 @@ def register(runtime: ServiceRuntime, service: BillingService) -> None:
     async def on_organization_created(session, event: OrganizationCreated) -> None:
         """New organization → its billing account (BIL-01)."""
         await service.open_account(session, event)
+
+    @organizations.on(OrganizationDetailsChanged)
+    async def on_details_changed(session, event: OrganizationDetailsChanged) -> None:
+        """The postal address decides the currency of future invoices (ORG-12, BIL-01)."""
+        await service.update_details(session, event)

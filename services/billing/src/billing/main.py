@@ -8,7 +8,7 @@ from manager_shared.runtime import ServiceRuntime
 
 from . import __version__, api, consumers
 from .config import Settings
-from .models import blocked_table, inbox_table, member_table, outbox_table
+from .models import access_table, blocked_table, inbox_table, member_table, outbox_table
 from .service import BillingService
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -18,8 +18,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None):
     settings = settings or Settings()
     runtime = ServiceRuntime("billing", settings, outbox_table=outbox_table, inbox_table=inbox_table,
                              migrations=MIGRATIONS, blocked_table=blocked_table,
-                             member_table=member_table)
-    service = BillingService(outbox=runtime.outbox, clock=clock or SystemClock(), members=runtime.members)
+                             member_table=member_table, access_table=access_table)
+    service = BillingService(outbox=runtime.outbox, clock=clock or SystemClock(), members=runtime.members,
+                             access=runtime.access)
     consumers.register(runtime, service)
     app = runtime.create_app(version=__version__, routers=[api.router],
                              description="Prepaid account, invoices, payments and promo codes.")

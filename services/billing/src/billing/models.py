@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from manager_shared.access import blocked_accounts_table, membership_table
+from manager_shared.access import blocked_accounts_table, membership_table, org_access_table
 from manager_shared.db import event_tables
 
 
@@ -30,5 +30,7 @@ class BillingAccount(Base, table=True):
 
 outbox_table, inbox_table = event_tables(Base.metadata)
 member_table = membership_table(Base.metadata)
+# organizations' access state per organization, for the ORG-09 check
+access_table = org_access_table(Base.metadata)
 # identity's block/unblock events: tokens of blocked accounts are refused here too (IDN-18)
 blocked_table = blocked_accounts_table(Base.metadata)

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from manager_shared.access import Memberships
+from manager_shared.access import Memberships, OrgAccessStore
 from manager_shared.clock import Clock
-from manager_shared.events import BillingAccountOpened, OrganizationCreated
+from manager_shared.events import BillingAccountOpened, OrganizationCreated, OrganizationDetailsChanged
 from manager_shared.metrics import BUSINESS_EVENTS
 from manager_shared.outbox import Outbox
 
@@ -16,9 +16,6 @@ from . import repository as repo
 from .errors import BillingAccountNotFound
 from .models import BillingAccount
 
-# Roles that see billing without a specific grant (the accounting right of
-# ORG-08 arrives with the organizations issue).
-BILLING_ROLES = frozenset({"legal_representative", "administrator"})
 
 
 @dataclass
@@ -26,6 +23,7 @@ class BillingService:
     outbox: Outbox
     clock: Clock
     members: Memberships
+    access: OrgAccessStore
 
     async def open_account(self, session: AsyncSession, event: OrganizationCreated) -> BillingAccount:
         """BIL-01: every organization gets a billing account in its currency."""
@@ -40,10 +38,19 @@ class BillingService:
         BUSINESS_EVENTS.labels("billing", "open_billing_account", "created").inc()
         return account
 
+    async def update_details(self, session: AsyncSession, event: OrganizationDetailsChanged) -> None:
+        """Future invoices use the currency of the organization's address;
+        invoices already issued keep theirs."""
+        account = await repo.billing_account(session, event.organization_id)
+        if account is not None:
+            account.organization_name, account.currency = event.name[:200], event.currency
+
     async def account_for(self, session: AsyncSession, organization_id: uuid.UUID,
                           account_id: uuid.UUID) -> BillingAccount:
-        role = await self.members.role_of(session, organization_id, account_id)
+        """Legal representatives, administrators and members with the
+        accounting right (ORG-08), from the local access projection (ORG-09)."""
+        allowed = await self.access.check(session, account_id, organization_id, "accounting")
         account = await repo.billing_account(session, organization_id)
-        if role not in BILLING_ROLES or account is None:
+        if not allowed or account is None:
             raise BillingAccountNotFound()
         return account

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from manager_shared.access import Memberships
 from manager_shared.clock import Clock
-from manager_shared.events import OrganizationCreated
+from manager_shared.events import OrganizationCreated, ProductProvisioned
 from manager_shared.outbox import Outbox
 
 from . import repository as repo
@@ -25,6 +26,19 @@ class DomainsService:
     async def add_organization(self, session: AsyncSession, event: OrganizationCreated) -> None:
         if await session.get(OrganizationRef, event.organization_id) is None:
             session.add(OrganizationRef(id=event.organization_id, name=event.name, created_at=event.occurred_at))
+
+    async def register_domain(self, session: AsyncSession, organization_id: uuid.UUID, name: str,
+                              expires_at: datetime) -> Domain:
+        """DOM-01: a domain now belongs to the organization; organizations
+        learns it as a product from ProductProvisioned (ORG-05)."""
+        name = name.strip().lower().rstrip(".")
+        domain = Domain(organization_id=organization_id, name=name, tld=name.rsplit(".", 1)[-1],
+                        expires_at=expires_at, created_at=self.clock.now())
+        session.add(domain)
+        await session.flush()
+        await self.outbox.record(session, ProductProvisioned(
+            product_id=domain.id, organization_id=organization_id, kind="domain", name=name))
+        return domain
 
     async def domains_for(self, session: AsyncSession, organization_id: uuid.UUID,
                           account_id: uuid.UUID) -> list[Domain]:

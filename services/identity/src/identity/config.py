@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from manager_shared.settings import ServiceSettings
@@ -46,3 +47,20 @@ class Settings(ServiceSettings):
     argon2_memory_kib: int = 19456
     argon2_time_cost: int = 2
     argon2_parallelism: int = 1
+    # One-time codes by SMS / e-mail (IDN-06, IDN-13, IDN-14c), codes.py.
+    # Secret of the keyed hash (HMAC-SHA256) the codes are stored as. Unset,
+    # it is derived (HKDF) from the token signing key; set it (32+ random
+    # bytes) when that key is kept in the database, so a copy of the database
+    # alone cannot test guesses against the stored hashes.
+    one_time_code_key: SecretStr | None = None
+    sms_code_ttl_seconds: int = Field(default=300, ge=60, le=600)
+    code_max_attempts: int = Field(default=5, ge=1, le=10)
+    # Per account and per phone number / address, for each kind of code.
+    code_cooldown_seconds: int = 60
+    codes_per_hour: int = 5
+    password_reset_code_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    # Reset requests per typed e-mail and per source address in an hour
+    # (the same whether or not the e-mail has an account).
+    password_reset_requests_per_hour: int = 5
+    password_reset_requests_per_hour_per_ip: int = 30
+    email_change_code_ttl_seconds: int = Field(default=1800, ge=60, le=86400)

@@ -7,7 +7,7 @@ from manager_shared.clock import Clock, SystemClock
 from manager_shared.net import parse_networks
 from manager_shared.runtime import ServiceRuntime
 
-from . import __version__, api, consumers
+from . import __version__, api, api_recovery, consumers
 from .config import Settings
 from .keys import load_signing_key
 from .models import blocked_table, inbox_table, outbox_table
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None):
     app.state.identity = service
     app.state.two_factor = two_factor = TwoFactorService(identity=service)
     two_factor.register(TotpFactor())
+    api_recovery.install(app, runtime, settings)  # SMS codes, password reset, e-mail changes
     app.state.support = SupportService(identity=service, two_factor=two_factor)
     app.state.app_passwords = app_passwords = AppPasswords(two_factor)
     two_factor.on_turned_off.append(app_passwords.revoke_all)

@@ -1,0 +1,257 @@
+"""Password reset (IDN-13) by recovery e-mail or recovery phone code.
+
+Request: the answer is the same 202 whether or not the address has an
+account, and the lookup and sending happen after the answer (api_recovery.py
+runs them as a background task), so neither body nor timing tells. Requests
+are capped per typed e-mail and per source address, the same for every
+address. An existing, unblocked account gets an 8-digit code (valid 10
+minutes, 5 tries, single use, keyed hash only): by e-mail to the recovery
+address (else the login) with PasswordResetRequested, or by SMS to the
+recovery mobile with SmsCodeRequested purpose "password_reset" (by e-mail
+when the account has no mobile that takes SMS codes).
+
+Confirm: the right code and a password that passes the sign-up policy set
+the new password (Argon2id, off the event loop and outside any transaction),
+sign out every session and publish PasswordChanged(reason="reset").
+
+A reset never bypasses 2FA (ASVS 5.0 6.4.3): with 2FA on, the confirmation
+also needs the proof of a second factor (TOTP code, SMS code sent with
+POST /v1/password-reset/sms-code, or an emergency code) and answers 403
+second_factor_required without it, leaving the code usable. The reset never
+signs anyone in: the next sign-in asks for password and second factor as
+always. Wrong codes and wrong second factors cost a try of the code and
+count against the reset throttle.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from manager_shared.db import Database
+from manager_shared.errors import DomainError
+from manager_shared.events import PasswordChanged, PasswordResetRequested
+from manager_shared.metrics import BUSINESS_EVENTS
+
+from . import phones, throttle
+from . import repository as repo
+from .codes import Budget, OneTimeCodes, Outcome, aware
+from .factor_sms import RESET as SMS_RESET, SIGN_IN as SMS_SIGN_IN, SmsFactor
+from .location import Location
+from .models import Account, OneTimeChallenge, SigninThrottle
+from .password_policy import check_password
+from .schemas import MfaStep
+from .schemas_recovery import SecondFactorProof, SmsChallenge
+from .service import IdentityService, normalize_email
+from .two_factor import InvalidSecondFactor, TwoFactorService
+
+log = logging.getLogger(__name__)
+
+EMAIL_RESET = "password_reset_email"
+RESET_PURPOSES = (EMAIL_RESET, SMS_RESET)
+CODE_DIGITS = 8  # anyone may try: more digits than a sign-in code
+
+
+class ResetCodeInvalid(DomainError):
+    # The same for an unknown e-mail and a wrong code (no enumeration).
+    code, status, message = "invalid_code", 422, "The code is not valid: check it or ask for a new one."
+
+
+class SecondFactorRequired(DomainError):
+    code, status, message = ("second_factor_required", 403,
+                             "This account has two-factor authentication: add the proof of a second factor.")
+
+
+def _key(prefix: str, value: str) -> str:
+    return f"{prefix}:{hashlib.sha256(value.encode()).hexdigest()[:40]}"
+
+
+@dataclass
+class PasswordReset:
+    identity: IdentityService
+    two_factor: TwoFactorService
+    codes: OneTimeCodes
+    sms: SmsFactor
+
+    @property
+    def settings(self):
+        return self.identity.settings
+
+    # -- request -----------------------------------------------------------------
+
+    async def request(self, db: Database, email: str, where: Location) -> str:
+        """Count the request (429 too_many_attempts beyond the hourly caps,
+        the same for every address); returns the normalized e-mail for
+        `send_code`, which the API runs after answering."""
+        normalized = normalize_email(email)
+        s = self.settings
+        limits = {_key("reset", normalized): s.password_reset_requests_per_hour,
+                  f"reset-ip:{where.ip}": s.password_reset_requests_per_hour_per_ip}
+        async with db.transaction() as session:
+            await self.identity.refuse_if_throttled(session, tuple(limits))
+            for key, per_hour in limits.items():
+                await self._count(session, key, per_hour)
+        BUSINESS_EVENTS.labels("identity", "password_reset", "requested").inc()
+        return normalized
+
+    async def _count(self, session: AsyncSession, key: str, per_hour: int) -> None:
+        row = await repo.throttle_for_update(session, key)
+        tally = throttle.after_failure(_tally(row), self.codes.now(), throttle.Limits(
+            delay_after=10**9, lock_after=10**9, lock_seconds=3600, max_per_hour=per_hour))
+        row.consecutive, row.hour_start, row.in_hour, row.locked_until = (
+            tally.consecutive, tally.hour_start, tally.in_hour, tally.locked_until)
+
+    async def send_code(self, db: Database, normalized: str, channel: str, where: Location) -> None:
+        """Send the code if the address is an active account's login; else
+        nothing at all. Budget overruns are silent too (the caller already
+        had its answer)."""
+        async with db.transaction() as session:
+            account = await repo.account_by_email(session, normalized)
+            if account is None or account.status == "blocked":
+                return
+            phone = account.recovery_phone if channel == "sms" else None
+            if phone and phones.can_receive_sms_codes(phone):
+                sent = await self._by_sms(session, account, phone)
+            else:
+                sent = await self._by_email(session, account, where)
+            if sent:
+                self.identity.log_activity(session, account.id, "password_reset_requested", where, self.codes.now())
+        BUSINESS_EVENTS.labels("identity", "password_reset", "sent" if sent else "budget_exceeded").inc()
+
+    async def _by_sms(self, session: AsyncSession, account: Account, phone: str) -> bool:
+        budget = self.sms.budget()
+        if await self.codes.wait_before_sending(session, account_id=account.id, destination=phone,
+                                                purpose=SMS_RESET, budget=budget):
+            return False
+        await self.sms.send(session, account.id, phone, SMS_RESET, "password_reset", digits=CODE_DIGITS,
+                            ttl_seconds=self.settings.password_reset_code_ttl_seconds)
+        return True
+
+    async def _by_email(self, session: AsyncSession, account: Account, where: Location) -> bool:
+        address = account.recovery_email or account.email
+        s = self.settings
+        budget = Budget((EMAIL_RESET,), cooldown_seconds=s.code_cooldown_seconds, per_hour=s.codes_per_hour)
+        if await self.codes.wait_before_sending(session, account_id=account.id, destination=address,
+                                                purpose=EMAIL_RESET, budget=budget):
+            return False
+        row, code = await self.codes.issue(session, account_id=account.id, purpose=EMAIL_RESET, digits=CODE_DIGITS,
+                                           ttl_seconds=s.password_reset_code_ttl_seconds, destination=address,
+                                           supersedes=RESET_PURPOSES)
+        await self.identity.outbox.record(session, PasswordResetRequested(
+            account_id=account.id, account_version=account.version, email=address, code=code,
+            expires_at=row.expires_at, ip=where.ip, country=where.country, device=where.device,
+            occurred_at=self.codes.now()))
+        return True
+
+    # -- second factor for the reset --------------------------------------------------
+
+    async def send_sms_second_factor(self, db: Database, email: str, code: str, method_id: uuid.UUID | None,
+                                     where: Location) -> SmsChallenge:
+        """For a 2FA account with an SMS factor: with a valid reset code, send
+        a second-factor code bound to this reset. A factor on the very phone
+        the reset code went to is not a second factor and is not used."""
+        normalized, keys = self._try_keys(email, where)
+        async with db.transaction() as session:
+            account, row, outcome = await self._check_code(session, normalized, code, keys)
+            if outcome is Outcome.OK:
+                exclude = account.recovery_phone if row.purpose == SMS_RESET else None
+                method = await self.sms.method_for(session, account.id, method_id, exclude_phone=exclude)
+                left = int((aware(row.expires_at) - self.codes.now()).total_seconds())
+                sent = await self.sms.send(session, account.id, method.phone, SMS_SIGN_IN, "sign_in",
+                                           bound_to=_binding(row), method_id=method.id,
+                                           ttl_seconds=max(1, min(self.settings.sms_code_ttl_seconds, left)))
+                return SmsChallenge(challenge_id=sent.id, sent_to=phones.hint(method.phone),
+                                    expires_at=sent.expires_at)
+        await self._count_failure(db, keys, where)
+        raise ResetCodeInvalid()
+
+    # -- confirm -----------------------------------------------------------------------
+
+    async def confirm(self, db: Database, email: str, code: str, new_password: str,
+                      proof: SecondFactorProof | None, where: Location) -> None:
+        """Set the new password (see the module docstring for the rules)."""
+        normalized, keys = self._try_keys(email, where)
+        factor_ok = False
+        async with db.transaction() as session:
+            account, row, outcome = await self._check_code(session, normalized, code, keys)
+            if outcome is Outcome.OK:
+                check_password(new_password, email=account.email, first_name=account.first_name,
+                               last_name=account.last_name)
+                factor_ok = await self._second_factor(session, account, row, proof, where)
+        if outcome is not Outcome.OK or not factor_ok:
+            await self._count_failure(db, keys, where)
+            raise ResetCodeInvalid() if outcome is not Outcome.OK else InvalidSecondFactor()
+        new_hash = await self.identity.passwords.hash(new_password)
+        async with db.transaction() as session:
+            await self._apply(session, account.id, row.id, new_hash, where)
+        BUSINESS_EVENTS.labels("identity", "password_reset", "done").inc()
+
+    def _try_keys(self, email: str, where: Location) -> tuple[str, tuple[str, ...]]:
+        normalized = normalize_email(email)
+        return normalized, (_key("reset-try", normalized), throttle.ip_key(where.ip))
+
+    async def _check_code(self, session: AsyncSession, normalized: str, code: str, keys: tuple[str, ...]):
+        """(account, challenge, outcome) for the typed code; the code is not spent."""
+        await self.identity.refuse_if_throttled(session, keys)
+        account = await repo.account_by_email(session, normalized)
+        if account is None or account.status == "blocked":
+            return account, None, Outcome.INVALID
+        row = await self.codes.latest(session, account.id, RESET_PURPOSES)
+        return account, row, self.codes.check(row, code, spend=False, discreet=True)
+
+    async def _second_factor(self, session: AsyncSession, account: Account, row: OneTimeChallenge,
+                             proof: SecondFactorProof | None, where: Location) -> bool:
+        """True without 2FA; with it, the proof must hold (a wrong one costs a
+        try of the reset code). 403 second_factor_required without a proof."""
+        factors = await self.two_factor.confirmed(session, account.id)
+        if not factors:
+            return True
+        if proof is None:
+            raise SecondFactorRequired(methods=sorted({k.kind for k, _ in factors}) + ["emergency_code"])
+        step = MfaStep.model_construct(mfa_token="", **proof.model_dump())
+        claims = {"sub": str(account.id), "jti": _binding(row), "exp": aware(row.expires_at).timestamp()}
+        # TwoFactorService's own dispatch (as in the second step of sign-in)
+        if await self.two_factor._check_factor(session, account.id, step, claims, where) is not None:
+            return True
+        self.codes.count_failure(row)
+        return False
+
+    async def _count_failure(self, db: Database, keys: tuple[str, ...], where: Location) -> None:
+        async with db.transaction() as session:
+            await self.identity.record_failure(session, keys, None, where)
+        BUSINESS_EVENTS.labels("identity", "password_reset", "refused").inc()
+
+    async def _apply(self, session: AsyncSession, account_id: uuid.UUID, challenge_id: uuid.UUID, new_hash: str,
+                     where: Location) -> None:
+        """Spend the code (unless a concurrent confirmation did), set the hash,
+        end every session, tell the owner."""
+        row = await self.codes.pending(session, challenge_id, account_id, RESET_PURPOSES)
+        if self.codes.inspect(row) is not Outcome.OK:
+            raise ResetCodeInvalid()
+        self.codes.spend(row)
+        now = self.codes.now()
+        account = await repo.account_by_id(session, account_id)
+        account.password_hash, account.version, account.updated_at = new_hash, account.version + 1, now
+        await repo.revoke_all_sessions(session, account.id, now)
+        self.identity.log_activity(session, account.id, "password_reset", where, now)
+        await self.identity.outbox.record(session, PasswordChanged(
+            account_id=account.id, account_version=account.version, reason="reset", ip=where.ip,
+            country=where.country, device=where.device, changed_at=now, occurred_at=now))
+
+
+def _binding(row: OneTimeChallenge) -> str:
+    """What second-factor challenges of this reset are bound to (in place of an mfa_token's jti)."""
+    return f"reset:{row.id}"
+
+
+def _tally(row: SigninThrottle | None) -> throttle.Tally:
+    if row is None:
+        return throttle.Tally()
+    return throttle.Tally(consecutive=row.consecutive or 0, in_hour=row.in_hour or 0,
+                          hour_start=aware(row.hour_start) if row.hour_start else None,
+                          locked_until=aware(row.locked_until) if row.locked_until else None)
+
+

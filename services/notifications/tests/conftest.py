@@ -61,9 +61,16 @@ AT = datetime(2026, 3, 5, 14, 4, 5, tzinfo=timezone.utc)
 PLACE = {"ip": "80.128.1.1", "country": "DE", "device": "Firefox on Windows"}
 
 
-def sample(event_type: type[Event], account_id: uuid.UUID, email: str = "anna@example.ch", **over) -> Event:
+ORG_ID = uuid.UUID("0e7a0000-0000-4000-8000-000000000001")
+ACTOR_ID = uuid.UUID("0e7a0000-0000-4000-8000-0000000000ad")
+
+
+def sample(event_type: type[Event], account_id: uuid.UUID, email: str = "anna@example.ch",
+           organization_id: uuid.UUID = ORG_ID, **over) -> Event:
     """A realistic, fixed event of each type that makes a message (times,
     places and codes fixed, so rendered messages can be snapshot)."""
+    if event_type.topic == ev.OrganizationCreated.topic:
+        return _org_sample(event_type, account_id, email, organization_id, over)
     acct = {"account_id": account_id, "account_version": 50, "occurred_at": AT}
     values = {
         ev.LoginFromNewLocation: {**PLACE, "city": "Berlin", "login_at": AT},
@@ -87,6 +94,40 @@ def sample(event_type: type[Event], account_id: uuid.UUID, email: str = "anna@ex
         ev.LoginEmailChanged: {"old_email": email, "new_email": "anna.new@example.org", "changed_at": AT},
     }[event_type]
     return event_type(**{**acct, **values, **over})
+
+
+def _org_sample(event_type, account_id, email, organization_id, over) -> Event:
+    from manager_shared.events.organizations import BillingAddress, PostalAddress, Recipient as Member
+
+    member = Member(account_id=account_id, email=email, first_name="Anna", last_name="Muster", language="de")
+    base = {"organization_id": organization_id, "occurred_at": AT}
+    product = {"product_id": uuid.UUID(int=42), "product_name": "muster-soehne.ch", "organization_name": "Muster AG",
+               "recipients": [member], "org_version": 9}
+    address = PostalAddress(street="Bahnhofstrasse 1", postal_code="8001", city="Zürich", country="CH")
+    values = {
+        ev.InvitationCreated: {"invitation_id": uuid.UUID(int=5), "email": email, "role": "collaborator",
+                               "token": "inv-7Hq2-Xw9p", "expires_at": datetime(2026, 3, 12, 14, 4, 5, tzinfo=timezone.utc),
+                               "organization_name": "Muster AG", "invited_by": ACTOR_ID,
+                               "invited_by_name": "Beat Keller", "account_exists": False, "language": None},
+        ev.ProductLocked: {**product, "kind": "domain", "locked_by": ACTOR_ID, "locked_by_name": "Beat Keller"},
+        ev.ProductUnlocked: {**product, "unlocked_by": ACTOR_ID},
+        ev.TwoFactorPolicyChanged: {"required": True, "changed_by": ACTOR_ID, "organization_name": "Muster AG",
+                                    "members_without_two_factor": [member], "org_version": 9},
+        ev.SecurityAlertRequested: {"account_id": account_id, "member": member, "requested_by": ACTOR_ID,
+                                    "requested_by_name": "Beat Keller", "organization_name": "Muster AG",
+                                    "two_factor_required": True},
+        ev.OrganizationDetailsChanged: {
+            "name": "Muster AG", "kind": "company", "address": address, "phone": "+41 44 000 00 00",
+            "currency": "CHF", "has_logo": False, "changed_fields": ["address", "phone"], "changed_by": ACTOR_ID,
+            "recipients": [member], "billing_addresses": [BillingAddress(
+                id=uuid.UUID(int=3), name="Buchhaltung", street="Postfach 12", postal_code="8021", city="Zürich",
+                country="CH")]},
+        ev.MemberRemoved: {"account_id": account_id, "reason": "removed", "removed_by": ACTOR_ID, "org_version": 9,
+                           "organization_name": "Muster AG", "member": member},
+        ev.OrganizationDeleted: {"name": "Muster AG", "deleted_by": account_id, "requester": member,
+                                 "send_paid_invoices": True, "org_version": 9},
+    }[event_type]
+    return event_type(**{**base, **values, **over})
 
 
 @dataclass

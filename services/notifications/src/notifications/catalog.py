@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from manager_shared.events import (AccountBlocked, AccountUnblocked, AppPasswordCreated, EmergencyCodeUsed, Event,
-                                   LoginEmailChanged, LoginEmailChangeRequested, LoginFailed, LoginFromNewLocation,
-                                   PasswordChanged, PasswordResetRequested, RecoveryPhoneChanged,
+                                   InvitationCreated, LoginEmailChanged, LoginEmailChangeRequested, LoginFailed,
+                                   LoginFromNewLocation, MemberRemoved, OrganizationDeleted,
+                                   OrganizationDetailsChanged, PasswordChanged, PasswordResetRequested, ProductLocked,
+                                   ProductUnlocked, RecoveryPhoneChanged, SecurityAlertRequested,
                                    SignUpAttemptedWithExistingEmail, SmsCodeRequested, TwoFactorDisabled,
-                                   TwoFactorEnabled)
+                                   TwoFactorEnabled, TwoFactorPolicyChanged)
 
 from . import repository as repo
 from .errors import RecipientUnknown
@@ -61,8 +63,9 @@ class Directory:
     async def account_by_address(self, address: str) -> Recipient | None:
         return await repo.recipient_by_email(self.session, address)
 
-    async def members(self, organization_id: uuid.UUID, roles: Iterable[str] | None = None) -> list[uuid.UUID]:
-        return await repo.member_ids(self.session, organization_id, roles)
+    async def members(self, organization_id: uuid.UUID, roles: Iterable[str] | None = None,
+                      two_factor: bool | None = None) -> list[uuid.UUID]:
+        return await repo.member_ids(self.session, organization_id, roles, two_factor)
 
     def holder(self, found: Recipient) -> Addressee:
         return Addressee(key=str(found.account_id), address=found.email, first_name=found.first_name,
@@ -128,15 +131,13 @@ def phone_in(field_name: str) -> Resolver:
     return resolve
 
 
-def members(roles: Iterable[str] | None = None, *, except_field: str | None = None) -> Resolver:
-    """Every member of `event.organization_id` (or those with one of `roles`),
-    as the projection stands when the event is handled; `except_field` names
-    an account the message is not for (e.g. the one who acted)."""
+def members(roles: Iterable[str] | None = None, *, two_factor: bool | None = None) -> Resolver:
+    """Every member of `event.organization_id` (or those with one of `roles`,
+    or with/without 2FA), as the projection stands when the event is handled."""
     wanted = frozenset(roles) if roles else None
 
     async def resolve(directory: Directory, event: Event) -> list[Addressee]:
-        skip = getattr(event, except_field) if except_field else None
-        ids = [a for a in await directory.members(event.organization_id, wanted) if a != skip]  # type: ignore[attr-defined]
+        ids = await directory.members(event.organization_id, wanted, two_factor)  # type: ignore[attr-defined]
         return [await directory.known_account(a) for a in ids]
     resolve.__name__ = "members" if wanted is None else "members_" + "_".join(sorted(wanted))
     return resolve
@@ -147,6 +148,24 @@ def account_in(field_name: str) -> Resolver:
     async def resolve(directory: Directory, event: Event) -> list[Addressee]:
         return [await directory.known_account(getattr(event, field_name))]
     resolve.__name__ = f"account_in_{field_name}"
+    return resolve
+
+
+def either(*resolvers: Resolver) -> Resolver:
+    """Everyone any of `resolvers` names, each once."""
+    async def resolve(directory: Directory, event: Event) -> list[Addressee]:
+        found: dict[str, Addressee] = {}
+        for resolver in resolvers:
+            for addressee in await resolver(directory, event):
+                found.setdefault(addressee.key, addressee)
+        return list(found.values())
+    return resolve
+
+
+def when(condition: Callable[[Event], bool], resolver: Resolver) -> Resolver:
+    """`resolver`'s people if the event meets `condition`, else nobody."""
+    async def resolve(directory: Directory, event: Event) -> list[Addressee]:
+        return await resolver(directory, event) if condition(event) else []
     return resolve
 
 
@@ -174,4 +193,17 @@ CATALOG: dict[type[Event], tuple[MessageKind, ...]] = {
         MessageKind("login_email_change_requested", address_in("old_email")),
     ),
     LoginEmailChanged: (MessageKind("login_email_changed", address_in("old_email")),),
+    # Organizations (ORG-04, ORG-10..14): members and roles from the local projection.
+    # The invitee may have no account: the event's language, else the default; the token is the code.
+    InvitationCreated: (MessageKind("invitation", address_in("email"), secret=True),),
+    ProductLocked: (MessageKind("product_locked", members()),),
+    ProductUnlocked: (MessageKind("product_unlocked", members()),),
+    TwoFactorPolicyChanged: (
+        MessageKind("two_factor_required", when(lambda e: e.required, members(two_factor=False))),),
+    SecurityAlertRequested: (MessageKind("security_alert", account_in("account_id")),),
+    OrganizationDetailsChanged: (
+        MessageKind("organization_details_changed", members({"legal_representative"})),),
+    MemberRemoved: (MessageKind("member_removed", account_in("account_id")),),
+    # ORG-14: by then only the one deleting it is left; told even if the projection missed them.
+    OrganizationDeleted: (MessageKind("organization_deleted", either(members(), account_in("deleted_by"))),),
 }

@@ -98,6 +98,8 @@ class OrganizationMember(Base, table=True):
     organization_id: uuid.UUID = Field(primary_key=True)
     account_id: uuid.UUID = Field(primary_key=True)
     role: str = Field(max_length=24)
+    # Whether the account has a second factor, as organizations reports it (ORG-11).
+    two_factor: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     updated_at: datetime = Field(sa_type=_tz())
 
 

@@ -60,13 +60,20 @@ async def delete_organization(session: AsyncSession, organization_id: uuid.UUID)
 
 
 async def upsert_member(session: AsyncSession, organization_id: uuid.UUID, account_id: uuid.UUID, role: str,
-                        now: datetime) -> None:
+                        now: datetime, two_factor: bool | None = None) -> None:
     """An organization's events share one partition (key), so they arrive in order: the last one wins."""
+    values = {"role": role, "updated_at": now} | ({} if two_factor is None else {"two_factor": two_factor})
     stmt = _insert(session, OrganizationMember).values(organization_id=organization_id, account_id=account_id,
-                                                       role=role, updated_at=now)
+                                                       **values)
     await session.execute(stmt.on_conflict_do_update(
-        index_elements=[OrganizationMember.organization_id, OrganizationMember.account_id],
-        set_={"role": role, "updated_at": now}))
+        index_elements=[OrganizationMember.organization_id, OrganizationMember.account_id], set_=values))
+
+
+async def set_member_two_factor(session: AsyncSession, organization_id: uuid.UUID, account_id: uuid.UUID,
+                                enabled: bool, now: datetime) -> None:
+    await session.execute(sa.update(OrganizationMember).where(
+        OrganizationMember.organization_id == organization_id, OrganizationMember.account_id == account_id,
+    ).values(two_factor=enabled, updated_at=now))
 
 
 async def remove_member(session: AsyncSession, organization_id: uuid.UUID, account_id: uuid.UUID) -> None:
@@ -74,11 +81,13 @@ async def remove_member(session: AsyncSession, organization_id: uuid.UUID, accou
                                                               OrganizationMember.account_id == account_id))
 
 
-async def member_ids(session: AsyncSession, organization_id: uuid.UUID,
-                     roles: Iterable[str] | None = None) -> list[uuid.UUID]:
+async def member_ids(session: AsyncSession, organization_id: uuid.UUID, roles: Iterable[str] | None = None,
+                     two_factor: bool | None = None) -> list[uuid.UUID]:
     query = sa.select(OrganizationMember.account_id).where(OrganizationMember.organization_id == organization_id)
     if roles is not None:
         query = query.where(OrganizationMember.role.in_(sorted(roles)))
+    if two_factor is not None:
+        query = query.where(OrganizationMember.two_factor == two_factor)
     return list((await session.execute(query.order_by(OrganizationMember.account_id))).scalars())
 
 

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from manager_shared.auth import Principal
 from manager_shared.clock import Clock
 from manager_shared.events import (AccountPreferencesChanged, AccountRegistered, Event, LoginEmailChanged,
-                                   MemberAdded, OrganizationCreated)
+                                   MemberAdded, MemberRemoved, MemberRoleChanged, MemberTwoFactorStatusChanged,
+                                   OrganizationCreated, OrganizationDeleted, OrganizationDetailsChanged)
 
 from . import repository as repo
 from .catalog import CATALOG, MANAGING_ROLES, Addressee, Directory, MessageKind
@@ -45,7 +46,9 @@ class NotificationService:
         """Events that change what this service knows of accounts and organizations."""
         return {AccountRegistered: self.remember_account, AccountPreferencesChanged: self.remember_preferences,
                 LoginEmailChanged: self.remember_login_email, OrganizationCreated: self.remember_organization,
-                MemberAdded: self.remember_member}
+                OrganizationDetailsChanged: self.remember_organization, OrganizationDeleted: self.forget_organization,
+                MemberAdded: self.remember_member, MemberRoleChanged: self.remember_member,
+                MemberTwoFactorStatusChanged: self.remember_member_two_factor, MemberRemoved: self.forget_member}
 
     def handled(self) -> set[type[Event]]:
         return set(self.catalog) | set(self.projections)
@@ -79,11 +82,29 @@ class NotificationService:
         await repo.update_recipient(session, event.account_id, event.account_version, {
             "email": event.new_email, "updated_at": self.clock.now()})
 
-    async def remember_organization(self, session: AsyncSession, event: OrganizationCreated) -> None:
+    # An organization's events share its partition (key), so they arrive in
+    # order; the inbox makes a redelivery a no-op. Last one wins.
+
+    async def remember_organization(self, session: AsyncSession,
+                                    event: OrganizationCreated | OrganizationDetailsChanged) -> None:
         await repo.upsert_organization(session, event.organization_id, event.name, self.clock.now())
 
-    async def remember_member(self, session: AsyncSession, event: MemberAdded) -> None:
-        await repo.upsert_member(session, event.organization_id, event.account_id, event.role, self.clock.now())
+    async def forget_organization(self, session: AsyncSession, event: OrganizationDeleted) -> None:
+        await repo.delete_organization(session, event.organization_id)
+
+    async def remember_member(self, session: AsyncSession, event: MemberAdded | MemberRoleChanged) -> None:
+        now = self.clock.now()
+        if getattr(event, "organization_name", None):  # known even if OrganizationCreated predates us
+            await repo.upsert_organization(session, event.organization_id, event.organization_name, now)
+        two_factor = event.two_factor_enabled if isinstance(event, MemberAdded) else None
+        await repo.upsert_member(session, event.organization_id, event.account_id, event.role, now, two_factor)
+
+    async def remember_member_two_factor(self, session: AsyncSession, event: MemberTwoFactorStatusChanged) -> None:
+        await repo.set_member_two_factor(session, event.organization_id, event.account_id, event.two_factor_enabled,
+                                         self.clock.now())
+
+    async def forget_member(self, session: AsyncSession, event: MemberRemoved) -> None:
+        await repo.remove_member(session, event.organization_id, event.account_id)
 
     # --- messages -----------------------------------------------------------
 

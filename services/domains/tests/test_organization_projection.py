@@ -45,3 +45,43 @@ async def test_org_09_older_membership_event_does_not_roll_back_projection(app):
     service = app.state.domains
     async with app.state.runtime.db.transaction() as s:
         assert await service.members.role_of(s, org, acct) == "administrator"
+
+
+async def test_org_05_registered_domain_is_announced_as_a_product(app):
+    import sqlalchemy as sa
+
+    from domains.models import outbox_table
+    from manager_shared.events import parse_event
+
+    org, owner = uuid.uuid4(), uuid.uuid4()
+    await feed(app, OrganizationCreated(organization_id=org, name="Muster", kind="private", created_by=owner,
+                                        currency="CHF"))
+    async with app.state.runtime.db.transaction() as s:
+        domain = await app.state.domains.register_domain(s, org, "Muster.CH.", datetime.now(timezone.utc))
+    async with app.state.runtime.db.transaction() as s:
+        events = [parse_event(p) for p in (await s.execute(sa.select(outbox_table.c.payload))).scalars()]
+    assert [(e.type, e.product_id, e.organization_id, e.kind, e.name) for e in events] == [
+        ("ProductProvisioned", domain.id, org, "domain", "muster.ch")]
+
+
+async def test_org_10_local_access_check_sees_locks_without_calling_organizations(app):
+    from manager_shared.events import MemberRightsChanged, ProductAdded, ProductGrant, ProductLocked
+
+    org, owner, helper, product = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await feed(app,
+               MemberAdded(organization_id=org, account_id=owner, role="legal_representative", org_version=1),
+               MemberAdded(organization_id=org, account_id=helper, role="collaborator", org_version=2),
+               ProductAdded(organization_id=org, product_id=product, kind="domain", category="domains",
+                            name="muster.ch", org_version=3),
+               MemberRightsChanged(organization_id=org, account_id=helper, category_grants=[], full_access=False,
+                                   accounting=False, changed_by=owner, org_version=4,
+                                   grants=[ProductGrant(product_id=product, rights=["use", "manage"])]))
+    access = app.state.runtime.access
+    async with app.state.runtime.db.transaction() as s:
+        assert (await access.check(s, helper, org, "manage", product)).allowed
+    await feed(app, ProductLocked(organization_id=org, product_id=product, product_name="muster.ch", kind="domain",
+                                  locked_by=owner, locked_by_name=None, organization_name="Muster", recipients=[],
+                                  org_version=5))
+    async with app.state.runtime.db.transaction() as s:
+        assert (await access.check(s, helper, org, "manage", product)).code == "product_locked"
+        assert (await access.check(s, owner, org, "manage", product)).allowed

@@ -127,8 +127,9 @@ async def confirm_password_reset(data: PasswordResetConfirm, request: Request):
     session is signed out and the owner gets a security e-mail; nobody is
     signed in. With 2FA on, `second_factor` is required (403
     second_factor_required lists the methods; the code stays valid) and the
-    next sign-in still asks for it. Wrong, expired or used code: 422
-    invalid_code (the same for an unknown e-mail); too many: 429."""
+    next sign-in still asks for it. Wrong code or unknown e-mail: the same
+    422 invalid_code; the right code but expired, used or out of tries: 422
+    code_expired, code_used, code_attempts_exceeded; too many tries: 429."""
     await _reset(request).confirm(runtime_of(request).db, data.email, data.code, data.new_password,
                                   data.second_factor, where(request))
 

@@ -38,7 +38,7 @@ from manager_shared.metrics import BUSINESS_EVENTS
 
 from . import phones, throttle
 from . import repository as repo
-from .codes import Budget, OneTimeCodes, Outcome, aware
+from .codes import Budget, CodeRefused, OneTimeCodes, Outcome, aware
 from .factor_sms import RESET as SMS_RESET, SIGN_IN as SMS_SIGN_IN, SmsFactor
 from .location import Location
 from .models import Account, OneTimeChallenge, SigninThrottle
@@ -166,7 +166,7 @@ class PasswordReset:
                 return SmsChallenge(challenge_id=sent.id, sent_to=phones.hint(method.phone),
                                     expires_at=sent.expires_at)
         await self._count_failure(db, keys, where)
-        raise ResetCodeInvalid()
+        raise _refusal(outcome)
 
     # -- confirm -----------------------------------------------------------------------
 
@@ -183,7 +183,7 @@ class PasswordReset:
                 factor_ok = await self._second_factor(session, account, row, proof, where)
         if outcome is not Outcome.OK or not factor_ok:
             await self._count_failure(db, keys, where)
-            raise ResetCodeInvalid() if outcome is not Outcome.OK else InvalidSecondFactor()
+            raise _refusal(outcome) if outcome is not Outcome.OK else InvalidSecondFactor()
         new_hash = await self.identity.passwords.hash(new_password)
         async with db.transaction() as session:
             await self._apply(session, account.id, row.id, new_hash, where)
@@ -240,6 +240,12 @@ class PasswordReset:
         await self.identity.outbox.record(session, PasswordChanged(
             account_id=account.id, account_version=account.version, reason="reset", ip=where.ip,
             country=where.country, device=where.device, changed_at=now, occurred_at=now))
+
+
+def _refusal(outcome: Outcome) -> DomainError:
+    """One answer for a wrong code and an unknown e-mail; expired, used or
+    exhausted only for the right code (`discreet` checks), i.e. to its holder."""
+    return ResetCodeInvalid() if outcome is Outcome.INVALID else CodeRefused.of(outcome)
 
 
 def _binding(row: OneTimeChallenge) -> str:

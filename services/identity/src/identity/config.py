@@ -64,3 +64,18 @@ class Settings(ServiceSettings):
     password_reset_requests_per_hour: int = 5
     password_reset_requests_per_hour_per_ip: int = 30
     email_change_code_ttl_seconds: int = Field(default=1800, ge=60, le=86400)
+    # Security keys (IDN-14b, factor_webauthn.py). The relying party id is the
+    # registrable domain the Manager's pages are served from (a key registered
+    # for it works on its subdomains); origins (comma-separated) are the exact
+    # scheme://host[:port] the browser reports, checked on every ceremony.
+    webauthn_rp_id: str = "localhost"
+    webauthn_rp_name: str = "Manager"
+    webauthn_origins: str = "http://localhost:8001"
+    webauthn_challenge_ttl_seconds: int = Field(default=300, ge=30, le=600)
+    # Push approval on the provider's app (IDN-14d, factor_push.py).
+    push_pairing_ttl_seconds: int = Field(default=600, ge=60, le=1800)
+    push_challenge_ttl_seconds: int = Field(default=120, ge=30, le=120)
+    # A device's signed request is accepted this long either side of now.
+    push_request_max_skew_seconds: int = Field(default=60, ge=5, le=300)
+    # Push requests per mfa_token (an approval prompt flood tires users, "MFA fatigue").
+    push_requests_per_sign_in: int = Field(default=3, ge=1, le=10)

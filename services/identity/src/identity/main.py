@@ -7,7 +7,7 @@ from manager_shared.clock import Clock, SystemClock
 from manager_shared.net import parse_networks
 from manager_shared.runtime import ServiceRuntime
 
-from . import __version__, api, api_recovery, consumers
+from . import __version__, api, api_recovery, api_push, api_webauthn, consumers
 from .config import Settings
 from .keys import load_signing_key
 from .models import blocked_table, inbox_table, outbox_table
@@ -16,6 +16,8 @@ from .service import IdentityService
 from .support import SupportService
 from .app_passwords import AppPasswords
 from .factor_totp import TotpFactor
+from .factor_push import PushFactor
+from .factor_webauthn import WebAuthnFactor
 from .two_factor import TwoFactorService
 from .tokens import TokenIssuer
 
@@ -39,11 +41,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None):
         runtime.verifier.jwks.preload(service.tokens.jwks())
 
     runtime.on_startup(load_keys)
-    app = runtime.create_app(version=__version__, routers=[api.router, api.support, api.sync, api.wellknown],
+    app = runtime.create_app(version=__version__, routers=[api.router, api.support, api.sync, api.wellknown,
+                                                                 api_webauthn.router, api_push.router],
                              description="Accounts, sign-in, two-factor authentication and security alerts.")
     app.state.identity = service
     app.state.two_factor = two_factor = TwoFactorService(identity=service)
     two_factor.register(TotpFactor())
+    two_factor.register(WebAuthnFactor.from_settings(settings))
+    two_factor.register(PushFactor(settings))
     api_recovery.install(app, runtime, settings)  # SMS codes, password reset, e-mail changes
     app.state.support = SupportService(identity=service, two_factor=two_factor)
     app.state.app_passwords = app_passwords = AppPasswords(two_factor)

@@ -18,7 +18,8 @@ class _Strict(BaseModel):
 class SmsStart(_Strict):
     # With its country prefix, e.g. "+41 79 123 45 67"; a CH, FR, BE or DE mobile.
     phone: str = Field(min_length=1, max_length=32)
-    name: str | None = Field(default=None, min_length=1, max_length=60)
+    # printable: PostgreSQL text refuses NUL (a 500 otherwise)
+    name: str | None = Field(default=None, min_length=1, max_length=60, pattern=r"^[^\x00-\x1f\x7f]+$")
 
 
 class SmsEnrolment(BaseModel):
@@ -66,12 +67,13 @@ class Accepted(BaseModel):
 
 
 class SecondFactorProof(_Strict):
-    """Proof of one second factor, as in POST /v1/sessions/mfa."""
+    """Proof of one second factor, as in POST /v1/sessions/mfa: a TOTP code,
+    an SMS code (challenge from POST /v1/password-reset/sms-code) or an
+    emergency code. (Security keys and push have no reset-bound challenge yet.)"""
 
-    method: Literal["totp", "webauthn", "sms", "push", "emergency_code"]
+    method: Literal["totp", "sms", "emergency_code"]
     code: str | None = Field(default=None, max_length=10)
     emergency_code: str | None = Field(default=None, max_length=40)
-    webauthn: dict | None = None
     challenge_id: uuid.UUID | None = None
 
 

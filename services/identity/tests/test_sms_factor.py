@@ -338,3 +338,14 @@ async def test_idn_14c_sms_codes_are_never_logged(client, frozen, caplog):
     leaks = {rec.name for rec in caplog.records if any(c in f"{rec.getMessage()} {rec.args}" for c in codes)}
     assert not any(code in text for code in codes), leaks
     assert SIGNUP["password"] not in text
+
+
+async def test_idn_14c_rows_a_day_past_expiry_are_purged_when_a_code_is_issued(db, clock, account_id):
+    codes = _codes(clock)
+    async with db.transaction() as s:
+        await codes.issue(s, account_id=account_id, purpose="p", ttl_seconds=300, digits=6, destination="d")
+    clock.advance(days=1, minutes=6)
+    async with db.transaction() as s:
+        await codes.issue(s, account_id=account_id, purpose="p", ttl_seconds=300, digits=6, destination="d")
+    async with db.transaction() as s:
+        assert (await s.execute(sa.select(sa.func.count()).select_from(OneTimeChallenge))).scalar_one() == 1

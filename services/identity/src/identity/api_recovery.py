@@ -29,8 +29,8 @@ from .schemas_recovery import (Accepted, CodeConfirm, LoginEmailChange, LoginEma
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["identity"])
-RESET_ACCEPTED = ("If this address is the login of an account, a code is on its way (to the recovery "
-                  "e-mail or phone). It is valid for 10 minutes.")
+RESET_ACCEPTED = ("If this address is the login of an account, a code is on its way to its recovery "
+                  "e-mail or phone. It works once, for a few minutes.")
 
 
 def _sms(request: Request) -> SmsFactor:

@@ -137,6 +137,10 @@ class OneTimeCodes:
         """A new code; earlier pending codes of the same purpose (and binding)
         or of the `supersedes` purposes stop working, so one at most is live."""
         now = self.now()
+        # rows a day past expiry serve no budget any more: the table stays small
+        await session.execute(sa.delete(OneTimeChallenge).where(
+            OneTimeChallenge.account_id == account_id, OneTimeChallenge.purpose.in_((purpose, *supersedes)),
+            OneTimeChallenge.expires_at < now - timedelta(days=1)))
         await session.execute(sa.update(OneTimeChallenge).where(
             OneTimeChallenge.account_id == account_id, OneTimeChallenge.purpose.in_((purpose, *supersedes)),
             OneTimeChallenge.bound_to == bound_to if bound_to is not None else sa.true(),

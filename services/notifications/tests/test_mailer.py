@@ -39,3 +39,45 @@ def test_ntf_04_backoff_doubles_up_to_a_cap():
 
     worker = DeliveryWorker(NoDb(), transports={}, clock=None, settings=settings, publish=None)
     assert [worker.backoff(n).total_seconds() for n in (1, 2, 3, 4, 8, 20)] == [30, 60, 120, 240, 3600, 3600]
+
+
+def _message(**over):
+    import uuid
+    from datetime import datetime, timezone
+
+    from notifications.models import Message
+
+    values = dict(id=7, event_id=uuid.uuid4(), event_type="X", recipient="k", address="anna@example.ch",
+                  channel="email", template="t", language="it", status="pending", attempts=0,
+                  subject="Invito a entrare nell’organizzazione «Muster AG» nel Manager – con un oggetto lungo äöü",
+                  body_text="Ciao Anna,\n\nriga 2\n", body_html="<p>Ciao Anna</p>",
+                  created_at=datetime(2026, 3, 5, 14, 4, 5, tzinfo=timezone.utc),
+                  next_attempt_at=datetime(2026, 3, 5, 14, 4, 5, tzinfo=timezone.utc))
+    return Message(**{**values, **over})
+
+
+def test_ntf_02_mime_round_trips_subject_and_bodies_exactly():
+    """Long non-ASCII subjects survive encoding word by word (the email
+    package's folding used to drop or double spaces at fold points)."""
+    import email
+    import email.policy
+
+    from notifications.mailer import build_email
+
+    message = _message()
+    parsed = email.message_from_bytes(build_email(message, "Manager Zürich <no-reply@manager.ch>"),
+                                      policy=email.policy.default)
+    assert str(parsed["Subject"]) == message.subject
+    assert str(parsed["From"]) == "Manager Zürich <no-reply@manager.ch>"
+    assert parsed["Message-ID"] == f"<{message.event_id}.7@manager.ch>"
+    assert parsed.get_body(("plain",)).get_content() == message.body_text
+    assert parsed.get_body(("html",)).get_content() == message.body_html
+    assert parsed["Content-Language"] == "it" and parsed["Auto-Submitted"] == "auto-generated"
+
+
+@pytest.mark.parametrize("field", ["address", "subject"])
+def test_ntf_04_a_line_break_cannot_inject_headers(field):
+    from notifications.mailer import build_email
+
+    with pytest.raises(ValueError):
+        build_email(_message(**{field: "x@example.ch\r\nBcc: victim@example.org"}), "no-reply@manager.ch")

@@ -3,7 +3,8 @@ and every failure sorted into "try again later" or "give up"."""
 from __future__ import annotations
 
 import re
-from email.message import EmailMessage
+import base64
+from datetime import timezone
 from email.utils import format_datetime, parseaddr
 import aiosmtplib
 
@@ -35,22 +36,59 @@ def classify(exc: BaseException) -> Outcome:
     return Outcome("retry", error)
 
 
-def build_email(message: Message, mail_from: str) -> EmailMessage:
+def _encoded_words(value: str) -> str:
+    """RFC 2047: ASCII as is; anything else as base64 encoded words of at
+    most 75 characters, split between characters, folded onto new lines."""
+    if value.isascii():
+        return value
+    words, chunk = [], ""
+    for char in value:
+        if len((chunk + char).encode()) > 45:  # 45 bytes -> 60 base64 characters
+            words.append(chunk)
+            chunk = ""
+        chunk += char
+    words.append(chunk)
+    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(w.encode()).decode()}?=" for w in words)
+
+
+def _mailbox(value: str) -> str:
+    name, address = parseaddr(value)
+    return f"{_encoded_words(name)} <{address}>" if name else address
+
+
+def _part(content_type: str, body: str) -> bytes:
+    return (f"Content-Type: {content_type}; charset=\"utf-8\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            .encode() + base64.encodebytes(body.encode()).replace(b"\n", b"\r\n"))
+
+
+def build_email(message: Message, mail_from: str) -> bytes:
+    """The mail as MIME bytes: text and HTML alternatives, base64 bodies,
+    RFC 2047 subject. Written out directly: the `email` package's header
+    registry and folding cost more than everything else in a delivery."""
+    headers = {"To": message.address, "Subject": message.subject, "X-Manager-Template": message.template,
+               "Content-Language": message.language}
+    if any(c in value for value in headers.values() for c in "\r\n\0"):
+        raise ValueError("line break in a header")
     domain = parseaddr(mail_from)[1].rpartition("@")[2] or "manager.local"
-    mail = EmailMessage()
-    mail["From"] = mail_from
-    mail["To"] = message.address
-    mail["Subject"] = message.subject
-    mail["Date"] = format_datetime(message.created_at)
-    # Stable per message: a copy re-sent after a crash is recognisably the same mail.
-    mail["Message-ID"] = f"<{message.event_id}.{message.id}@{domain}>"
-    mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
-    mail["X-Manager-Template"] = message.template
-    mail.set_content(message.body_text)
-    if message.body_html:
-        mail.add_alternative(message.body_html, subtype="html")
-    mail["Content-Language"] = message.language  # after the bodies: set_content drops Content-* headers
-    return mail
+    boundary = f"=_manager_{message.event_id.hex}_{message.id}"
+    lines = [
+        f"From: {_mailbox(mail_from)}", f"To: {message.address}", f"Subject: {_encoded_words(message.subject)}",
+        f"Date: {format_datetime(_aware(message.created_at))}",
+        # Stable per message: a copy re-sent after a crash is recognisably the same mail.
+        f"Message-ID: <{message.event_id}.{message.id}@{domain}>",
+        "Auto-Submitted: auto-generated",  # RFC 3834: no auto-replies, please
+        f"X-Manager-Template: {message.template}", f"Content-Language: {message.language}", "MIME-Version: 1.0"]
+    head = "\r\n".join(lines).encode()
+    if not message.body_html:
+        return head + b"\r\n" + _part("text/plain", message.body_text)
+    sep = f"--{boundary}\r\n".encode()
+    return (head + f"\r\nContent-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n".encode()
+            + sep + _part("text/plain", message.body_text) + sep + _part("text/html", message.body_html)
+            + f"--{boundary}--\r\n".encode())
+
+
+def _aware(value):
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 class SmtpMailer:
@@ -76,6 +114,7 @@ class SmtpSession:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.sender = parseaddr(settings.mail_from)[1]  # the envelope sender (bounces)
         self.client: aiosmtplib.SMTP | None = None
         self.unreachable: Outcome | None = None
 
@@ -91,13 +130,13 @@ class SmtpSession:
         if self.unreachable:
             return self.unreachable
         try:
-            mail = build_email(message, self.settings.mail_from)
-        except (ValueError, TypeError) as exc:
+            raw = build_email(message, self.settings.mail_from)
+        except (ValueError, TypeError, UnicodeError) as exc:
             return Outcome("dead", f"{type(exc).__name__}: {exc}"[:1000])
         if not await self._connect():
             return self.unreachable or Outcome("retry")
         try:
-            await self.client.send_message(mail)
+            await self.client.sendmail(self.sender, [message.address], raw)
         except Exception as exc:
             outcome = classify(exc)
             # A refusal leaves the session usable (aiosmtplib sent RSET); anything else may not.

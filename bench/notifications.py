@@ -1,0 +1,262 @@
+"""Benchmark of notifications (NTF-03/04): events on the broker -> mails
+delivered to a real SMTP server, with everything in its own process as in
+production (Tansu broker, the notifications service, an aiosmtpd server).
+
+1. Burst: N LoginFromNewLocation events published at once; mails per second
+   from the first event published to the last mail accepted by the SMTP server.
+2. Steady: N events offered at a fixed rate; p50/p95/max latency from the
+   event's `occurred_at` to the SMTP server accepting its mail (matched by the
+   Message-ID, which carries the event id).
+
+Goal (issue 5): >= 300 mails/s on the 2-core machine, p95 < 2 s.
+
+Usage: python bench/notifications.py [--events 10000] [--rate 300] [--accounts 1000]
+Writes bench/results-notifications.json.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform as pyplatform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+RESULTS = Path(__file__).with_name("results-notifications.json")
+_MESSAGE_ID = re.compile(rb"(?im)^Message-ID:\s*<([0-9a-f-]{36})\.")
+
+
+# --- the SMTP server (a separate process: `python bench/notifications.py smtp-sink PORT FILE`) ---
+
+def smtp_sink(port: int, out: str) -> None:
+    """A real SMTP server (aiosmtpd) that notes when each mail was accepted
+    and the event id from its Message-ID; nothing else, so it costs little."""
+    from aiosmtpd.controller import Controller
+
+    sink = open(out, "a", buffering=1)
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            found = _MESSAGE_ID.search(envelope.content)
+            sink.write(f"{time.time():.6f} {found.group(1).decode() if found else '-'}\n")
+            return "250 Message accepted"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    print("ready", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        controller.stop()
+
+
+# --- the run ----------------------------------------------------------------
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[18] if len(values) >= 20 else max(values)
+
+
+def _wait_ready(proc: subprocess.Popen, url: str, timeout: float = 90) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} not ready")
+
+
+def _metric(base: str, name: str, **labels: str) -> float:
+    import httpx
+
+    total = 0.0
+    for line in httpx.get(f"{base}/metrics", timeout=5).text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def _received(path: Path) -> list[tuple[float, str]]:
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        at, _, event_id = line.partition(" ")
+        rows.append((float(at), event_id))
+    return rows
+
+
+async def _publish(bootstrap: str, events: list, rate: float | None) -> None:
+    """Publish `events` (at `rate` per second if given), each stamped when sent."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        start = time.perf_counter()
+        pending = []
+        for i, make in enumerate(events):
+            if rate:
+                await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+            event = make()  # occurred_at = now: the latency clock starts here
+            pending.append(await producer.send(event.topic, event.to_bytes(), key=event.key.encode()))
+            if len(pending) >= 500:
+                await asyncio.gather(*pending)
+                pending = []
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+def _login(account_id: uuid.UUID):
+    from manager_shared.events import LoginFromNewLocation
+
+    return lambda: LoginFromNewLocation(account_id=account_id, account_version=1, ip="80.128.1.1", country="DE",
+                                        city="Berlin", device="Firefox on Windows",
+                                        login_at=datetime.now(timezone.utc))
+
+
+async def _wait_for(check, count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while (have := check()) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {have} of {count} after {timeout}s")
+        await asyncio.sleep(0.05)
+
+
+async def run(bootstrap: str, base: str, sink: Path, accounts: int, events: int, rate: float) -> dict:
+    from manager_shared.events import AccountRegistered
+
+    ids = [uuid.uuid4() for _ in range(accounts)]
+    languages = ("fr", "en", "de", "it", "es")
+    registrations = [
+        (lambda i=i, a=a: AccountRegistered(account_id=a, account_version=1, email=f"bench-{i}@example.ch",
+                                            first_name="Bench", last_name="User", language=languages[i % 5],
+                                            time_zone="Europe/Zurich"))
+        for i, a in enumerate(ids)]
+    await _publish(bootstrap, registrations, None)
+    await _wait_for(lambda: int(_metric(base, "events_consumed_total", type="AccountRegistered",
+                                        outcome="processed")), accounts, 120)
+    await _publish(bootstrap, [_login(ids[i % accounts]) for i in range(200)], None)  # warm-up
+    await _wait_for(lambda: len(_received(sink)), 200, 60)
+
+    # 1. burst
+    before = len(_received(sink))
+    start = time.time()
+    await _publish(bootstrap, [_login(ids[i % accounts]) for i in range(events)], None)
+    published = time.time()
+    await _wait_for(lambda: len(_received(sink)) - before, events, 600)
+    burst_rows = _received(sink)[before:]
+    burst_end = max(at for at, _ in burst_rows)
+    burst_rate = events / (burst_end - start)
+
+    # 2. steady offered load
+    before = len(_received(sink))
+    sent_at: dict[str, float] = {}
+    makers = []
+    for i in range(events):
+        make = _login(ids[i % accounts])
+
+        def stamped(make=make):
+            event = make()
+            sent_at[str(event.event_id)] = event.occurred_at.timestamp()
+            return event
+        makers.append(stamped)
+    await _publish(bootstrap, makers, rate)
+    await _wait_for(lambda: len(_received(sink)) - before, events, 600)
+    rows = _received(sink)[before:]
+    lags = [at - sent_at[event_id] for at, event_id in rows if event_id in sent_at]
+    duplicates = len(rows) - len({e for _, e in rows})
+    return {"accounts": accounts,
+            "burst": {"events": events, "publish_seconds": round(published - start, 2),
+                      "seconds": round(burst_end - start, 2), "mails_per_s": round(burst_rate, 1)},
+            "steady": {"events": events, "offered_per_s": rate, "mails": len(lags),
+                       "latency_p50_ms": round(statistics.median(lags) * 1000, 1),
+                       "latency_p95_ms": round(p95(lags) * 1000, 1),
+                       "latency_max_ms": round(max(lags) * 1000, 1)},
+            "duplicates": duplicates}
+
+
+def bench(database: str, args, broker_bootstrap: str, postgres=None) -> dict:
+    from manager_shared.testing.fixtures import env_for, local_broker_settings
+    from manager_shared.testing.ports import free_port
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-notifications-"))
+    sink, smtp_port, http_port = tmp / "received.txt", free_port(), free_port()
+    db_url = (postgres.create_database("bench_notifications") if database == "postgresql"
+              else f"sqlite+aiosqlite:///{tmp}/notifications.db")
+    smtp = subprocess.Popen([sys.executable, __file__, "smtp-sink", str(smtp_port), str(sink)],
+                            stdout=subprocess.PIPE, text=True)
+    assert smtp.stdout.readline().strip() == "ready"
+    env = env_for("NOTIFICATIONS_", {
+        **local_broker_settings(broker_bootstrap), "database_url": db_url, "log_level": "WARNING",
+        "smtp_port": smtp_port, "delivery_batch_size": args.batch, "delivery_concurrency": args.concurrency,
+        "sms_file_path": str(tmp / "sms.jsonl")})
+    service = subprocess.Popen([sys.executable, "-m", "notifications", "serve", "--port", str(http_port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=open(tmp / "service.log", "w"))
+    base = f"http://127.0.0.1:{http_port}"
+    try:
+        _wait_ready(service, f"{base}/readyz")
+        time.sleep(2)  # the consumer group settles
+        result = asyncio.run(run(broker_bootstrap, base, sink, args.accounts, args.events, args.rate))
+        sent = _metric(base, "notifications_messages_total", status="sent")
+        dead = _metric(base, "notifications_messages_total", status="dead")
+    finally:
+        service.terminate()
+        service.wait(30)
+        smtp.terminate()
+        smtp.wait(10)
+    return {"database": database, "delivery_batch_size": args.batch, "delivery_concurrency": args.concurrency,
+            **result, "sent_total": int(sent), "dead_total": int(dead)}
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "smtp-sink":
+        return smtp_sink(int(sys.argv[2]), sys.argv[3])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=10000)
+    parser.add_argument("--rate", type=float, default=300.0, help="steady offered load, events/s")
+    parser.add_argument("--accounts", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=50, help="delivery batch size")
+    parser.add_argument("--concurrency", type=int, default=2, help="delivery loops side by side")
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    args = parser.parse_args()
+    from manager_shared.testing.kafka import TansuBroker
+
+    broker = TansuBroker().start()
+    postgres = None
+    results = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               "machine": f"{os.cpu_count()} cores, {pyplatform.machine()}", "goal": ">= 300 mails/s, p95 < 2 s"}
+    try:
+        for database in args.databases.split(","):
+            if database == "postgresql" and postgres is None:
+                from manager_shared.testing.postgres import PostgresServer
+                postgres = PostgresServer().start()
+            results[database] = bench(database, args, broker.bootstrap, postgres)
+            print(json.dumps(results[database], indent=2), flush=True)
+    finally:
+        broker.stop()
+        if postgres is not None:
+            postgres.stop()
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    main()

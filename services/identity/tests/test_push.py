@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from identity.config import Settings
 from identity.factor_push import answer_message, fetch_message, pairing_message
 from identity.main import create_app
-from identity.models import Activity, PushDevice
+from identity.models import Activity, PushDevice, SigninThrottle
 from manager_shared.clock import FrozenClock
 
 TINA = {"email": "tina@example.ch", "password": "Gotthard-Tunnel-Lok-9", "first_name": "Tina",
@@ -38,7 +38,8 @@ class App:
     """The provider's app on one device: a key pair made on the device."""
 
     def __init__(self, kind: str = "p256") -> None:
-        self.key = ed25519.Ed25519PrivateKey.generate() if kind == "ed25519" else ec.generate_private_key(ec.SECP256R1())
+        self.key = (ed25519.Ed25519PrivateKey.generate() if kind == "ed25519"
+                    else ec.generate_private_key(ec.SECP256R1()))
         self.device_id: str | None = None
 
     @property
@@ -53,8 +54,9 @@ class App:
 
     async def pending(self, client, now: datetime) -> httpx.Response:
         ts = int(now.timestamp())
+        signature = self.sign(fetch_message(uuid.UUID(self.device_id), ts))
         return await client.post(f"/v1/push/devices/{self.device_id}/challenges",
-                                 json={"timestamp": ts, "signature": self.sign(fetch_message(uuid.UUID(self.device_id), ts))})
+                                 json={"timestamp": ts, "signature": signature})
 
     async def answer(self, client, challenge: dict, answer: str) -> httpx.Response:
         signature = self.sign(answer_message(uuid.UUID(challenge["challenge_id"]), answer, challenge["nonce"]))
@@ -190,20 +192,27 @@ async def test_idn_14d_deny_refuses_the_sign_in_and_counts_as_a_failure(client, 
     assert r.status_code == 401
     async with client._transport.app.state.runtime.db.transaction() as s:
         kinds = list((await s.execute(sa.select(Activity.kind, Activity.ip))).all())
-    assert ("sign_in_failed", "195.186.1.1") in kinds
+    assert ("push_denied", "195.186.1.1") in kinds
+    # and it counts as a failed second step: the throttle of this account's second step moved
+    async with client._transport.app.state.runtime.db.transaction() as s:
+        row = (await s.execute(sa.select(SigninThrottle).where(SigninThrottle.key.like("mfa:%")))).scalar_one()
+    assert row.consecutive == 2  # the denial, then the refused /v1/sessions/mfa
 
 
 async def test_idn_14d_unanswered_request_expires(client, clock):
     app = App()
     await _pair(client, await _account(client, TINA), app)
     token, challenge_id = await _push(client, TINA)
+    [waiting] = (await app.pending(client, clock.now())).json()
     clock.advance(seconds=121)
     assert (await app.pending(client, clock.now())).json() == []
     r = await _poll(client, token, challenge_id)
     assert (r.status_code, r.json()["code"]) == (401, "push_expired")
-    # an answer arriving late is refused too
-    waiting = {"challenge_id": challenge_id, "nonce": "irrelevant"}
-    assert (await app.answer(client, waiting, "approve")).status_code in (401, 409)
+    # a genuine approval arriving late is refused too, and does not open the session
+    r = await app.answer(client, waiting, "approve")
+    assert (r.status_code, r.json()["code"]) == (409, "push_challenge_closed")
+    r = await client.post("/v1/sessions/mfa", json={"mfa_token": token, "method": "push", "challenge_id": challenge_id})
+    assert r.status_code == 401
 
 
 async def test_idn_14d_forged_signatures_are_refused(client, clock):

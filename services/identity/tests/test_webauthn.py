@@ -81,8 +81,9 @@ async def _register(client, auth: dict, browser: Browser, name: str = "YubiKey")
     begin = await client.post("/v1/me/2fa/webauthn", headers=auth, json={"name": name})
     assert begin.status_code == 201, begin.text
     options = begin.json()
+    credential = browser.create(options["public_key"])
     r = await client.post("/v1/me/2fa/webauthn/finish", headers=auth,
-                          json={"challenge_id": options["challenge_id"], "credential": browser.create(options["public_key"])})
+                          json={"challenge_id": options["challenge_id"], "credential": credential})
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -273,3 +274,16 @@ async def test_idn_14b_registration_with_a_wrong_origin_or_challenge_is_refused(
         "challenge_id": "00000000-0000-0000-0000-000000000000", "credential": {"id": "x"}})
     assert (r.status_code, r.json()["code"]) == (422, "webauthn_challenge_invalid")
     assert (await client.get("/v1/me/2fa", headers=auth)).json() == []
+
+
+@pytest.mark.parametrize("credential", [
+    {}, {"id": "AA", "rawId": "AA", "type": "public-key", "response": "x"},
+    {"id": "AA", "rawId": "AA", "type": "public-key", "response": {"clientDataJSON": 5, "attestationObject": []}},
+    {"id": "AA", "rawId": "AA", "type": "public-key", "response": {"clientDataJSON": "e30", "attestationObject": "oA"}},
+])
+async def test_idn_14b_malformed_registration_is_refused_not_a_server_error(client, credential):
+    auth = await _account(client, TINA)
+    options = (await client.post("/v1/me/2fa/webauthn", headers=auth, json={})).json()
+    r = await client.post("/v1/me/2fa/webauthn/finish", headers=auth,
+                          json={"challenge_id": options["challenge_id"], "credential": credential})
+    assert (r.status_code, r.json()["code"]) == (422, "webauthn_invalid")

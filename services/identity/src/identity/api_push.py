@@ -79,7 +79,8 @@ async def answer_push_challenge(challenge_id: uuid.UUID, data: PushAnswer, reque
                                 session: AsyncSession = Depends(get_session)):
     """For the app: approve or deny a sign-in, signed over
     "manager-push-answer\\n{challenge_id}\\n{answer}\\n{nonce}". Each request
-    is answered once; a denial counts as a failed sign-in and the owner is told."""
+    is answered once; a denial counts as a failed sign-in and shows in the
+    account's recent activity."""
     return await factor_of(request).answer(session, challenge_id, data.device_id, data.answer, data.signature)
 
 

@@ -24,8 +24,8 @@ devices; at most `push_requests_per_sign_in` per mfa_token, each new one
 closing the previous ("MFA fatigue"). A device lists what waits for it with a
 signed, timestamped request and answers with a signature over the challenge
 id, the answer and the challenge's nonce. A device of another account gets
-"not found". A denial counts as a failed second step (IDN-04) and the owner
-is told like after a wrong password (IDN-08). The waiting client long-polls;
+"not found". A denial counts as a failed second step (IDN-04) and is kept
+in the recent activity with the attempt's place (IDN-10). The waiting client long-polls;
 an approved challenge opens the session once.
 """
 from __future__ import annotations
@@ -48,7 +48,6 @@ from manager_shared.auth import Principal
 from manager_shared.db import Database
 from manager_shared.errors import Conflict, DomainError, NotFound, Unauthorized
 
-from . import repository as repo
 from . import throttle
 from .location import Location
 from .models import OneTimeChallenge, PushDevice
@@ -227,7 +226,7 @@ class PushFactor(FactorKind):
     async def answer(self, session: AsyncSession, challenge_id: uuid.UUID, device_id: uuid.UUID, answer: str,
                      signature: str) -> PushAnswered:
         """The device's YES/NO. A NO counts as a failed second step (IDN-04)
-        and tells the owner like a wrong password (IDN-08)."""
+        and shows in the account's recent activity with the attempt's place (IDN-10)."""
         device = await self._device(session, device_id)
         row = (await session.execute(select(OneTimeChallenge).where(
             OneTimeChallenge.id == challenge_id, OneTimeChallenge.purpose == SIGN_IN,
@@ -240,12 +239,15 @@ class PushFactor(FactorKind):
         if row.status != "pending" or row.used_at is not None or self._expired(row):
             raise PushChallengeClosed()
         now = self._now()
-        row.status, row.method_id, device.last_used_at = ("approved" if answer == "approve" else "denied"), device.id, now
+        row.status = "approved" if answer == "approve" else "denied"
+        row.method_id, device.last_used_at = device.id, now
         if row.status == "denied":
+            # counted like any wrong second step (no LoginFailed mail: that one
+            # says the password was wrong); the holder sees it in the activity
             attempt = Location(ip=payload["ip"], country=payload["country"], device=payload["device"])
-            account = await repo.account_by_id(session, row.account_id)
-            await self.service.identity.record_failure(
-                session, (f"mfa:{row.account_id}", throttle.ip_key(attempt.ip)), account, attempt)
+            ident = self.service.identity
+            await ident.record_failure(session, (f"mfa:{row.account_id}", throttle.ip_key(attempt.ip)), None, attempt)
+            ident.log_activity(session, row.account_id, "push_denied", attempt, now)
         return PushAnswered(challenge_id=row.id, status=row.status)
 
     async def _device(self, session: AsyncSession, device_id: uuid.UUID) -> PushDevice:

@@ -207,8 +207,9 @@ class WebAuthnFactor(FactorKind):
         if key is None:
             return False
         try:
+            expected = base64url_to_bytes(json.loads(challenge.payload)["challenge"])
             verified = verify_authentication_response(
-                credential=credential, expected_challenge=base64url_to_bytes(json.loads(challenge.payload)["challenge"]),
+                credential=credential, expected_challenge=expected,
                 expected_rp_id=self.rp.id, expected_origin=list(self.rp.origins),
                 credential_public_key=key.public_key, credential_current_sign_count=key.sign_count,
                 require_user_verification=False)

@@ -299,3 +299,11 @@ async def test_idn_13_the_phone_that_got_the_reset_code_is_not_a_second_factor(c
     frozen.advance(seconds=61)
     r = await client.post("/v1/password-reset/sms-code", json={"email": SIGNUP["email"], "code": sent.code})
     assert (r.status_code, r.json()["code"]) == (404, "method_not_found")
+
+
+async def test_idn_13_idn_18_a_blocked_account_gets_no_code(client):
+    await _account(client)
+    async with client._transport.app.state.runtime.db.transaction() as s:
+        await s.execute(sa.text("UPDATE account SET status = 'blocked'"))
+    r = await client.post("/v1/password-reset", json={"email": SIGNUP["email"]})
+    assert r.status_code == 202 and await _events(client, "PasswordResetRequested") == []

@@ -349,3 +349,20 @@ async def test_idn_14c_rows_a_day_past_expiry_are_purged_when_a_code_is_issued(d
         await codes.issue(s, account_id=account_id, purpose="p", ttl_seconds=300, digits=6, destination="d")
     async with db.transaction() as s:
         assert (await s.execute(sa.select(sa.func.count()).select_from(OneTimeChallenge))).scalar_one() == 1
+
+
+async def test_idn_14c_enrolment_code_can_be_sent_again_and_the_old_one_stops_working(client, frozen):
+    auth = await _signed_in(client)
+    enrol = (await client.post("/v1/me/2fa/sms", headers=auth, json={"phone": "+32 470 12 34 56"})).json()
+    first = (await _events(client, "SmsCodeRequested"))[-1].code
+    r = await client.post(f"/v1/me/2fa/sms/{enrol['id']}/resend", headers=auth)
+    assert (r.status_code, r.json()["code"]) == (429, "too_many_codes")
+    frozen.advance(seconds=61)
+    r = await client.post(f"/v1/me/2fa/sms/{enrol['id']}/resend", headers=auth)
+    assert r.status_code == 200 and r.json()["sent_to"] == "+32 ••• •• 56"
+    second = (await _events(client, "SmsCodeRequested"))[-1].code
+    if first != second:
+        r = await client.post(f"/v1/me/2fa/sms/{enrol['id']}/confirm", headers=auth, json={"code": first})
+        assert (r.status_code, r.json()["code"]) == (422, "invalid_code")  # only the newest code counts
+    r = await client.post(f"/v1/me/2fa/sms/{enrol['id']}/confirm", headers=auth, json={"code": second})
+    assert r.status_code == 200

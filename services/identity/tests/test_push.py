@@ -72,9 +72,11 @@ def clock():
     return FrozenClock(datetime.now(timezone.utc) - timedelta(minutes=90))
 
 
-@pytest.fixture
-async def client(tmp_path, service_env, clock):
-    app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/id.db", consumers_enabled=False,
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def client(request, tmp_path, service_env, clock):
+    url = (f"sqlite+aiosqlite:///{tmp_path}/id.db" if request.param == "sqlite"
+           else request.getfixturevalue("postgres").create_database("identity"))
+    app = create_app(Settings(database_url=url, consumers_enabled=False,
                               access_token_ttl_seconds=3 * 3600, trusted_proxies="127.0.0.1/32", **service_env),
                      clock=clock)
     async with app.router.lifespan_context(app):

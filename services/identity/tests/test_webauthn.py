@@ -62,9 +62,11 @@ def clock():
     return FrozenClock(datetime.now(timezone.utc) - timedelta(minutes=90))
 
 
-@pytest.fixture
-async def client(tmp_path, service_env, clock):
-    app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/id.db", consumers_enabled=False,
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def client(request, tmp_path, service_env, clock):
+    url = (f"sqlite+aiosqlite:///{tmp_path}/id.db" if request.param == "sqlite"
+           else request.getfixturevalue("postgres").create_database("identity"))
+    app = create_app(Settings(database_url=url, consumers_enabled=False,
                               access_token_ttl_seconds=3 * 3600, **service_env), clock=clock)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://identity") as c:

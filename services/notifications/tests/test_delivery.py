@@ -244,3 +244,44 @@ async def test_ntf_03_one_smtp_connection_per_batch(harness, events, mails, monk
     await harness.feed(*accounts, *(events.new_location(a.account_id) for a in accounts))
     assert await harness.worker.deliver_due() == 3
     assert len(await mails(lambda m: True, count=3)) == 3 and connects == [1]
+
+
+async def test_ntf_04_restart_in_the_middle_of_a_batch_sends_each_message_once(harness, events, mail_catcher,
+                                                                               mails, settings_for, sqlite_url):
+    """The worker is stopped after two of five sends (results are written in
+    groups): what was sent is recorded before it stops, the rest goes back
+    untried; a new process sends the rest. Five mails, none twice."""
+    from notifications.main import create_app
+
+    harness.worker.settings = harness.worker.settings.model_copy(update={"delivery_record_every": 10})
+    accounts = [events.registered("en") for _ in range(5)]
+    await harness.feed(*accounts, *(events.new_location(a.account_id) for a in accounts))
+    mailer = harness.worker.transports["email"]
+    original = mailer.session
+
+    def stopping_session():
+        session = original()
+        send = session.send
+
+        async def send_then_maybe_stop(message):
+            outcome = await send(message)
+            if len(mail_catcher.messages) == 2:
+                harness.worker._stopping = True  # what stop() does, mid-batch
+            return outcome
+        session.send = send_then_maybe_stop
+        return session
+
+    mailer.session = stopping_session
+    assert await harness.worker.deliver_due() == 5
+    assert [(m.status, m.attempts) for m in await harness.messages()] == [("sent", 1)] * 2 + [("pending", 0)] * 3
+
+    restarted = create_app(settings_for(sqlite_url))  # a new process on the same database
+    try:
+        while await restarted.state.delivery.deliver_due():
+            pass
+    finally:
+        await restarted.state.runtime.db.dispose()
+    received = await mails(lambda m: True, count=5)
+    assert sorted(m["to"][0] for m in received) == sorted(a.email for a in accounts)
+    assert len(mail_catcher.messages) == 5
+    assert {(m.status, m.attempts) for m in await harness.messages()} == {("sent", 1)}

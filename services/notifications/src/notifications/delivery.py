@@ -65,6 +65,47 @@ def dead_letter_record(message: Message, outcome: Outcome) -> tuple[bytes, bytes
     return body, message.recipient.encode(), headers
 
 
+class _Recorder:
+    """Records the results of a batch in groups of `every`, each written while
+    the next messages are being sent (at most one write in flight). A graceful
+    stop waits for the writes; only a crash can leave up to two groups sent
+    but unrecorded, and those are sent again once their lease ends."""
+
+    def __init__(self, worker: "DeliveryWorker", every: int) -> None:
+        self.worker, self.every = worker, max(every, 1)
+        self.pending: list[tuple[Message, Outcome, datetime]] = []
+        self.writing: asyncio.Task | None = None
+
+    async def add(self, message: Message, outcome: Outcome, at: datetime) -> None:
+        self.pending.append((message, outcome, at))
+        if outcome.status != "sent":
+            # A failure is written (and a dead letter published) before anything
+            # else is sent: if that fails, the rest of the batch goes back untried.
+            await self._write(wait=True)
+        elif len(self.pending) >= self.every:
+            await self._write(wait=False)
+
+    async def flush(self) -> None:
+        await self._write(wait=True)
+
+    async def _write(self, wait: bool) -> None:
+        if self.writing is not None:
+            task, self.writing = self.writing, None
+            await task  # raises what the previous write raised
+        if self.pending:
+            group, self.pending = self.pending, []
+            self.writing = asyncio.create_task(self.worker._record(group))
+        if wait and self.writing is not None:
+            task, self.writing = self.writing, None
+            await task
+
+    async def abandon(self) -> None:
+        if self.writing is not None:
+            with contextlib.suppress(Exception):
+                await self.writing
+            self.writing = None
+
+
 class DeliveryWorker:
     """Background task of every replica; replicas share the work safely."""
 
@@ -102,16 +143,22 @@ class DeliveryWorker:
         return len(batch)
 
     async def _send(self, batch: list[Message], stop_at: datetime) -> None:
-        async with contextlib.AsyncExitStack() as sessions:
-            open_sessions: dict = {}  # one per channel for the whole batch (one SMTP connection)
-            for done, message in enumerate(batch):
-                if self._stopping or self.clock.now() >= stop_at:
-                    return await self._release(batch[done:])
-                try:
-                    await self._record(message, await self._send_one(sessions, open_sessions, message))
-                except Exception:  # e.g. the database or the broker is down
-                    await self._release(batch[done + 1:])
-                    raise
+        recorder = _Recorder(self, self.settings.delivery_record_every)
+        done = 0
+        try:
+            async with contextlib.AsyncExitStack() as sessions:
+                open_sessions: dict = {}  # one per channel for the whole batch (one SMTP connection)
+                for done, message in enumerate(batch):
+                    if self._stopping or self.clock.now() >= stop_at:
+                        await recorder.flush()
+                        return await self._release(batch[done:])
+                    outcome = await self._send_one(sessions, open_sessions, message)
+                    await recorder.add(message, outcome, self.clock.now())
+            await recorder.flush()
+        except Exception:  # e.g. the database or the broker is down
+            await recorder.abandon()
+            await self._release(batch[done + 1:])
+            raise
 
     async def _send_one(self, sessions: contextlib.AsyncExitStack, open_sessions: dict, message: Message) -> Outcome:
         transport = self.transports.get(message.channel)
@@ -134,22 +181,30 @@ class DeliveryWorker:
         s = self.settings
         return timedelta(seconds=min(s.delivery_backoff_base * 2 ** max(attempts - 1, 0), s.delivery_backoff_max))
 
-    async def _record(self, message: Message, outcome: Outcome) -> None:
-        now = self.clock.now()
+    def _result(self, message: Message, outcome: Outcome, at: datetime) -> dict:
+        """The row's new values after a try."""
         if outcome.status == "sent":
-            values = {"status": SENT, "sent_at": now, "last_error": None}
+            values = {"status": SENT, "sent_at": at, "last_error": None}
         elif outcome.status == "retry" and message.attempts < self.settings.delivery_max_attempts:
             values = {"status": FAILED, "last_error": outcome.error,
-                      "next_attempt_at": now + self.backoff(message.attempts)}
+                      "next_attempt_at": at + self.backoff(message.attempts)}
         else:
             values = {"status": DEAD, "last_error": outcome.error}
         if message.secret and values["status"] in (SENT, DEAD):
             values.update(body_text=REDACTED, body_html=None)  # the code is of no use to anyone now
+        return {"id": message.id, **values}
+
+    async def _record(self, results: list[tuple[Message, Outcome, datetime]]) -> None:
+        """Record a group of tries in one transaction; dead letters are on the
+        broker before their `dead` status commits."""
+        changes = [self._result(m, o, at) for m, o, at in results]
         async with self._transaction() as session:
-            await repo.update_message(session, message.id, **values)
-            if values["status"] == DEAD:
-                await self.publish(*self._dlq(message, outcome))
-        self._count(message, values["status"], now)
+            await repo.update_messages(session, changes)
+            for (message, outcome, _), change in zip(results, changes):
+                if change["status"] == DEAD:
+                    await self.publish(*self._dlq(message, outcome))
+        for (message, _, at), change in zip(results, changes):
+            self._count(message, change["status"], at)
 
     def _dlq(self, message: Message, outcome: Outcome) -> tuple[bytes, str, bytes, dict[str, str]]:
         body, key, headers = dead_letter_record(message, outcome)

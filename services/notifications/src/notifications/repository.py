@@ -13,19 +13,26 @@ from sqlmodel import select
 from .models import FAILED, PENDING, Message, Organization, OrganizationMember, Recipient
 
 
-def _insert(session: AsyncSession, model):
+def _insert(session: AsyncSession, model):  # a model or a table
     """INSERT with ON CONFLICT support, in the session's dialect."""
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
-async def recipient(session: AsyncSession, account_id: uuid.UUID) -> Recipient | None:
-    return await session.get(Recipient, account_id)
+# Hot paths (every event, every delivery) use Core statements on the tables:
+# the ORM's identity map and bulk machinery cost more than the SQL itself.
+_recipients = Recipient.__table__
+_messages = Message.__table__
 
 
-async def recipient_by_email(session: AsyncSession, address: str) -> Recipient | None:
-    query = select(Recipient).where(sa.func.lower(Recipient.email) == address.strip().lower()).limit(1)
-    return (await session.execute(query)).scalars().first()
+async def recipient(session: AsyncSession, account_id: uuid.UUID) -> sa.Row | None:
+    """The account's contact row (attributes as on Recipient), or None."""
+    return (await session.execute(sa.select(_recipients).where(_recipients.c.account_id == account_id))).first()
+
+
+async def recipient_by_email(session: AsyncSession, address: str) -> sa.Row | None:
+    query = sa.select(_recipients).where(sa.func.lower(_recipients.c.email) == address.strip().lower()).limit(1)
+    return (await session.execute(query)).first()
 
 
 async def upsert_recipient(session: AsyncSession, values: dict) -> None:
@@ -98,7 +105,7 @@ async def role_of(session: AsyncSession, organization_id: uuid.UUID, account_id:
 
 async def add_message(session: AsyncSession, values: dict) -> bool:
     """Queue a message; False if this event already made it (NTF-04)."""
-    stmt = _insert(session, Message).values(**values).on_conflict_do_nothing(
+    stmt = _insert(session, _messages).values(**values).on_conflict_do_nothing(
         index_elements=["event_id", "recipient", "channel"])
     result = await session.execute(stmt)
     return result.rowcount == 1
@@ -129,8 +136,19 @@ async def release(session: AsyncSession, message_ids: list[int], now: datetime) 
 
 
 async def update_message(session: AsyncSession, message_id: int, **values) -> None:
-    await session.execute(sa.update(Message).where(Message.id == message_id).values(**values)
-                          .execution_options(synchronize_session=False))
+    await update_messages(session, [{"id": message_id, **values}])
+
+
+async def update_messages(session: AsyncSession, changes: list[dict]) -> None:
+    """Apply `{"id": ..., column: value...}` changes; one executemany per set of columns."""
+    groups: dict[tuple, list[dict]] = {}
+    for change in changes:
+        groups.setdefault(tuple(sorted(k for k in change if k != "id")), []).append(
+            {f"v_{k}": v for k, v in change.items()})
+    for columns, rows in groups.items():
+        stmt = sa.update(_messages).where(_messages.c.id == sa.bindparam("v_id")).values(
+            {c: sa.bindparam(f"v_{c}") for c in columns})
+        await (await session.connection()).execute(stmt, rows)
 
 
 async def messages_of(session: AsyncSession, account_id: uuid.UUID | None, limit: int, before: int | None = None,

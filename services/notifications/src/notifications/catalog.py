@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +29,11 @@ from manager_shared.events import (AccountBlocked, AccountUnblocked, AppPassword
 from . import repository as repo
 from .errors import RecipientUnknown
 from .models import Recipient
+
+# Accounts the events of the batch being handled name: looked up together at
+# the first lookup (one query per batch instead of one per event).
+EXPECTED_ACCOUNTS: ContextVar[frozenset[uuid.UUID]] = ContextVar("expected_accounts", default=frozenset())
+RECIPIENT_CACHE = "notifications_recipients"
 
 # Roles that run an organization (ORG-02): they hear about its security and details.
 MANAGING_ROLES = frozenset({"legal_representative", "administrator"})
@@ -58,7 +64,14 @@ class Directory:
     default_time_zone: str = "Europe/Zurich"
 
     async def account(self, account_id: uuid.UUID) -> Recipient | None:
-        return await repo.recipient(self.session, account_id)
+        """From the transaction's cache, filled for the whole batch at the first miss;
+        projection changes in the same transaction drop their entry (see service.py)."""
+        cache = self.session.info.setdefault(RECIPIENT_CACHE, {})
+        if account_id not in cache:
+            wanted = {account_id} | {a for a in EXPECTED_ACCOUNTS.get() if a not in cache}
+            found = await repo.recipients(self.session, wanted)
+            cache.update({a: found.get(a) for a in wanted})
+        return cache[account_id]
 
     async def account_by_address(self, address: str) -> Recipient | None:
         return await repo.recipient_by_email(self.session, address)

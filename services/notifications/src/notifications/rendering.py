@@ -137,7 +137,8 @@ class Renderer:
 
     def __init__(self, directory: Path = TEMPLATES) -> None:
         self.env = Environment(
-            loader=FileSystemLoader(directory), autoescape=select_autoescape(["html"]),
+            # Templates ship with the code: no file-system check on every render.
+            loader=FileSystemLoader(directory), autoescape=select_autoescape(["html"]), auto_reload=False,
             undefined=StrictUndefined, finalize=defang, trim_blocks=True, lstrip_blocks=True,
             keep_trailing_newline=True)
         self.env.filters.update(datetime=_datetime, date=_date, time=_time, money=_money, country=_country,

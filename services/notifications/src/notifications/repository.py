@@ -25,9 +25,33 @@ _recipients = Recipient.__table__
 _messages = Message.__table__
 
 
+_RECIPIENT = sa.select(_recipients).where(_recipients.c.account_id == sa.bindparam("account_id"))
+# One statement per dialect, built once: only the parameters change per message.
+_ADD_MESSAGE = {name: dialect.insert(_messages).on_conflict_do_nothing(index_elements=["event_id", "recipient",
+                                                                                        "channel"])
+                for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+
+
+_RECIPIENTS = sa.select(_recipients).where(_recipients.c.account_id.in_(sa.bindparam("ids", expanding=True)))
+
+
+async def recipients(session: AsyncSession, account_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, sa.Row]:
+    """Contact rows of several accounts in one query."""
+    rows = await (await session.connection()).execute(_RECIPIENTS, {"ids": list(account_ids)})
+    return {row.account_id: row for row in rows}
+
+
+def add_messages(connection: sa.Connection, rows: list[dict]) -> None:
+    """Queue messages in one statement (a synchronous connection: this runs
+    in the session's before-commit hook); rows this event already made are
+    skipped by the unique key (NTF-04)."""
+    statement = _ADD_MESSAGE["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
+    connection.execute(statement, rows)
+
+
 async def recipient(session: AsyncSession, account_id: uuid.UUID) -> sa.Row | None:
     """The account's contact row (attributes as on Recipient), or None."""
-    return (await session.execute(sa.select(_recipients).where(_recipients.c.account_id == account_id))).first()
+    return (await (await session.connection()).execute(_RECIPIENT, {"account_id": account_id})).first()
 
 
 async def recipient_by_email(session: AsyncSession, address: str) -> sa.Row | None:
@@ -105,10 +129,9 @@ async def role_of(session: AsyncSession, organization_id: uuid.UUID, account_id:
 
 async def add_message(session: AsyncSession, values: dict) -> bool:
     """Queue a message; False if this event already made it (NTF-04)."""
-    stmt = _insert(session, _messages).values(**values).on_conflict_do_nothing(
-        index_elements=["event_id", "recipient", "channel"])
-    result = await session.execute(stmt)
-    return result.rowcount == 1
+    connection = await session.connection()  # Core, not the ORM's execute: this runs for every message
+    statement = _ADD_MESSAGE["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
+    return (await connection.execute(statement, values)).rowcount == 1
 
 
 async def claim_due(session: AsyncSession, now: datetime, lease_until: datetime, limit: int) -> list[Message]:

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from manager_shared.auth import Principal
@@ -18,7 +19,7 @@ from manager_shared.events import (AccountPreferencesChanged, AccountRegistered,
                                    OrganizationCreated, OrganizationDeleted, OrganizationDetailsChanged)
 
 from . import repository as repo
-from .catalog import CATALOG, MANAGING_ROLES, Addressee, Directory, MessageKind
+from .catalog import CATALOG, EXPECTED_ACCOUNTS, MANAGING_ROLES, RECIPIENT_CACHE, Addressee, Directory, MessageKind
 from .errors import NotAnOrganizationManager, NotYourMessages
 from .metrics import MESSAGES
 from .models import PENDING, Message
@@ -27,6 +28,20 @@ from .rendering import Renderer
 log = logging.getLogger(__name__)
 
 QUEUED_FLAG = "notifications_queued"
+PENDING_ROWS = "notifications_rows"
+
+
+def _write_queued(sync_session) -> None:
+    """before_commit: the transaction's messages in one INSERT (runs inside
+    the async session's greenlet, so the synchronous API is allowed)."""
+    rows = sync_session.info.pop(PENDING_ROWS, None)
+    if rows:
+        repo.add_messages(sync_session.connection(), rows)
+
+
+def expect(events: Sequence[Event]):
+    """Tell lookups which accounts a batch names (reset with EXPECTED_ACCOUNTS.reset)."""
+    return EXPECTED_ACCOUNTS.set(frozenset(a for e in events if (a := getattr(e, "account_id", None))))
 
 Projection = Callable[[AsyncSession, Event], Awaitable[None]]
 
@@ -62,9 +77,14 @@ class NotificationService:
         if projection is not None:
             await projection(session, event)
 
+    @staticmethod
+    def _changed(session: AsyncSession, account_id: uuid.UUID) -> None:
+        session.info.get(RECIPIENT_CACHE, {}).pop(account_id, None)
+
     async def remember_account(self, session: AsyncSession, event: AccountRegistered) -> None:
         """Start (or refresh) the account's contact data; an older version
         than the one kept changes nothing."""
+        self._changed(session, event.account_id)
         await repo.upsert_recipient(session, {
             "account_id": event.account_id, "email": event.email, "first_name": event.first_name,
             "language": event.language, "time_zone": event.time_zone, "version": event.account_version,
@@ -73,12 +93,14 @@ class NotificationService:
     async def remember_preferences(self, session: AsyncSession, event: AccountPreferencesChanged) -> None:
         """Language, time zone and alert choices (IDN-10/11, NTF-05); a late
         or repeated event (lower or equal version) changes nothing."""
+        self._changed(session, event.account_id)
         await repo.update_recipient(session, event.account_id, event.account_version, {
             "language": event.language, "time_zone": event.time_zone,
             "disabled_alerts": ",".join(event.disabled_alerts), "updated_at": self.clock.now()})
 
     async def remember_login_email(self, session: AsyncSession, event: LoginEmailChanged) -> None:
         """Later mail goes to the confirmed new login address (IDN-06)."""
+        self._changed(session, event.account_id)
         await repo.update_recipient(session, event.account_id, event.account_version, {
             "email": event.new_email, "updated_at": self.clock.now()})
 
@@ -109,9 +131,11 @@ class NotificationService:
     # --- messages -----------------------------------------------------------
 
     async def notify(self, session: AsyncSession, event: Event) -> int:
-        """Queue the messages `event` calls for (NTF-01); returns how many are
-        new. Runs in the consumer's transaction, beside its inbox record, so
-        recipients are resolved from the projections as they are now."""
+        """Queue the messages `event` calls for (NTF-01); returns how many.
+        Runs in the consumer's transaction, beside its inbox record, so
+        recipients are resolved from the projections as they are now; the
+        rows are written when that transaction commits, and one the event
+        already made (same event, recipient, channel) is skipped then."""
         directory = Directory(session, self.default_language, self.default_time_zone)
         context = {"organization_name": await self._organization_name(session, event)}
         queued = 0
@@ -132,17 +156,20 @@ class NotificationService:
         rendered = self.renderer.render(kind.template, to.language, to.time_zone, channel=kind.channel,
                                         event=event, to=to, **context)
         now = self.clock.now()
-        added = await repo.add_message(session, {
+        rows = session.info.get(PENDING_ROWS)
+        if rows is None:
+            rows = session.info[PENDING_ROWS] = []
+            sa_event.listen(session.sync_session, "before_commit", _write_queued, once=True)
+        rows.append({
             "event_id": event.event_id, "event_type": event.type, "recipient": to.key,
             "account_id": to.account_id, "organization_id": getattr(event, "organization_id", None),
             "address": to.address, "channel": kind.channel, "template": kind.template,
             "language": rendered.language, "subject": rendered.subject, "body_text": rendered.text,
             "body_html": rendered.html, "secret": kind.secret, "status": PENDING, "attempts": 0,
             "created_at": now, "next_attempt_at": now})
-        if added:
-            MESSAGES.labels(kind.channel, PENDING).inc()
-            session.info[QUEUED_FLAG] = True  # wakes the delivery worker once this transaction commits
-        return added
+        MESSAGES.labels(kind.channel, PENDING).inc()
+        session.info[QUEUED_FLAG] = True  # wakes the delivery worker once this transaction commits
+        return True
 
     # --- delivery log -------------------------------------------------------------
 

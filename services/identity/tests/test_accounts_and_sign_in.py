@@ -145,3 +145,29 @@ async def test_idn_14a_a_totp_code_wins_once_under_concurrency(db, service):
                                        locate("195.186.1.1", FIREFOX))
 
     assert sorted(await asyncio.gather(*[attempt() for _ in range(6)])) == [False] * 5 + [True]
+
+
+async def test_idn_14_concurrent_finishes_of_one_second_step_open_one_session(db, service):
+    """Two requests finishing the same mfa_token at once (e.g. a push approval
+    seen by the poll and by /v1/sessions/mfa): one session, the other 401."""
+    import asyncio
+
+    from identity.two_factor import MfaTokenInvalid, TwoFactorService
+
+    account = await _register(db, service)
+    two_factor = TwoFactorService(identity=service)
+    token = service.tokens.mfa_token(account_id=str(account.id), persistent=True, now=service.clock.now())
+
+    async def finish():
+        try:
+            async with db.transaction() as s:
+                claims = await two_factor.read_claims(s, token)
+            async with db.transaction() as s:
+                return await two_factor.finish_sign_in(s, claims, "otp", locate("195.186.1.1", FIREFOX))
+        except MfaTokenInvalid:
+            return None
+
+    results = await asyncio.gather(*[finish() for _ in range(4)])
+    assert len([r for r in results if r is not None]) == 1
+    async with db.transaction() as s:
+        assert (await s.execute(sa.select(sa.func.count()).select_from(SignInSession))).scalar_one() == 1

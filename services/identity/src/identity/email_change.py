@@ -81,7 +81,7 @@ class EmailChange:
         if normalized != normalize_email(repeat):
             raise EmailMismatch()
         # the password comes before the other rules: they are not probed without it
-        account = await self.identity._confirm_password(db, who.account_id, password, where)
+        account = await self.identity.confirm_password(db, who.account_id, password, where)
         self._check_rules(account, normalized)
         async with db.transaction() as session:
             account = await repo.account_by_id(session, who.account_id)
@@ -160,7 +160,7 @@ class EmailChange:
         """Set, replace or (None) remove the recovery e-mail; the password is
         required and it must differ from the login."""
         address = address.strip() if address else None
-        account = await self.identity._confirm_password(db, who.account_id, password, where)
+        account = await self.identity.confirm_password(db, who.account_id, password, where)
         if address and normalize_email(address) == account.email_normalized:
             raise SameAsLoginEmail()
         async with db.transaction() as session:

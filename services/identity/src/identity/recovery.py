@@ -219,7 +219,7 @@ class PasswordReset:
         step = MfaStep.model_construct(mfa_token="", **proof.model_dump())
         claims = {"sub": str(account.id), "jti": _binding(row), "exp": aware(row.expires_at).timestamp()}
         # TwoFactorService's own dispatch (as in the second step of sign-in)
-        if await self.two_factor._check_factor(session, account.id, step, claims, where) is not None:
+        if await self.two_factor.check_factor(session, account.id, step, claims, where) is not None:
             return True
         self.codes.count_failure(row)
         return False

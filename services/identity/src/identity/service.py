@@ -251,7 +251,7 @@ class IdentityService:
         stored.used_at = now
         return await self._issue(session, account.id, signin, now)
 
-    async def _confirm_password(self, db: Database, account_id: uuid.UUID, password: str,
+    async def confirm_password(self, db: Database, account_id: uuid.UUID, password: str,
                                 where: Location) -> Account:
         """The signed-in user re-typed the password (dangerous actions, IDN-19).
         Throttled like sign-in; hashing runs outside any transaction."""
@@ -270,7 +270,7 @@ class IdentityService:
     async def change_password(self, db: Database, who: Principal, current: str, new: str, where: Location) -> None:
         """IDN-05: needs the current password; every other session ends; the
         owner is told (PasswordChanged)."""
-        account = await self._confirm_password(db, who.account_id, current, where)
+        account = await self.confirm_password(db, who.account_id, current, where)
         check_password(new, email=account.email, first_name=account.first_name, last_name=account.last_name)
         if new == current:
             raise WeakPassword("Choose a password different from the current one.", reason="unchanged")
@@ -291,7 +291,7 @@ class IdentityService:
         """IDN-12: set, replace or remove the recovery mobile number (password
         required); stored E.164; the owner is told. Returns the shown hint."""
         e164 = phones.to_e164(raw_phone) if raw_phone else None
-        await self._confirm_password(db, who.account_id, password, where)
+        await self.confirm_password(db, who.account_id, password, where)
         async with db.transaction() as session:
             account = await repo.account_by_id(session, who.account_id)
             if account.recovery_phone == e164:
@@ -307,7 +307,7 @@ class IdentityService:
     async def reauthenticate(self, db: Database, who: Principal, password: str, where: Location) -> TokenPair:
         """IDN-19: the re-typed password refreshes `auth_time` of this session;
         other services read it from the new access token, without a call."""
-        await self._confirm_password(db, who.account_id, password, where)
+        await self.confirm_password(db, who.account_id, password, where)
         async with db.transaction() as session:
             signin = await session.get(SignInSession, uuid.UUID(who.session_id))
             if signin is None or signin.revoked_at is not None:

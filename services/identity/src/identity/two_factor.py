@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from manager_shared.auth import Principal
-from manager_shared.db import Database
+from manager_shared.db import Database, insert_if_absent
 from manager_shared.errors import DomainError, NotFound, Unauthorized
 from manager_shared.events import EmergencyCodeUsed, TwoFactorDisabled, TwoFactorEnabled
 
@@ -233,7 +233,7 @@ class TwoFactorService:
         async with db.transaction() as session:
             await ident.refuse_if_throttled(session, keys)
         async with db.transaction() as session:
-            amr = await self._check_factor(session, account_id, step, claims, where)
+            amr = await self.check_factor(session, account_id, step, claims, where)
             if amr is not None:
                 return await self.finish_sign_in(session, claims, amr, where)
         async with db.transaction() as session:
@@ -242,17 +242,18 @@ class TwoFactorService:
 
     async def finish_sign_in(self, session: AsyncSession, claims: dict, amr: str, where: Location) -> TokenPair:
         """Open the session once the second factor is proven; spends the mfa_token
-        (a concurrent second use fails on the primary key and rolls back)."""
+        (of two concurrent finishes, the second is refused and rolls back)."""
         ident, now = self.identity, self.clock.now()
-        session.add(ConsumedToken(jti=claims["jti"], expires_at=datetime.fromtimestamp(claims["exp"], timezone.utc)))
-        await session.flush()
+        if not await insert_if_absent(session, ConsumedToken.__table__, {
+                "jti": claims["jti"], "expires_at": datetime.fromtimestamp(claims["exp"], timezone.utc)}):
+            raise MfaTokenInvalid()  # spent by a concurrent request: this one's transaction rolls back
         account = await repo.account_by_id(session, uuid.UUID(claims["sub"]))
         await ident.note_location(session, account, where, now)
         ident.log_activity(session, account.id, "sign_in", where, now)
         return await ident.open_session(session, account, where, bool(claims.get("persistent")), now,
                                         amr=f"pwd {amr}")
 
-    async def _check_factor(self, session: AsyncSession, account_id: uuid.UUID, step: MfaStep, claims: dict,
+    async def check_factor(self, session: AsyncSession, account_id: uuid.UUID, step: MfaStep, claims: dict,
                             where: Location) -> str | None:
         if step.emergency_code or step.method == "emergency_code":
             return "emergency" if await self._use_emergency_code(session, account_id, step.emergency_code or "",

@@ -193,3 +193,6 @@ async def test_idn_01_recovery_email_needs_the_password_and_differs_from_the_log
     assert r.json() == {"recovery_email": None}
     kinds = [a["kind"] for a in (await client.get("/v1/me/activity", headers=auth)).json()["items"]]
     assert kinds.count("recovery_email_changed") == 2
+    changes = await _events(client, "RecoveryEmailChanged")
+    assert [(e.old_recovery_email, e.recovery_email_hint) for e in changes] == [
+        (None, "m•••@example.org"), ("marc.secours@example.org", None)]

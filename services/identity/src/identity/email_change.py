@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from manager_shared.auth import Principal
 from manager_shared.db import Database
 from manager_shared.errors import Conflict, DomainError, NotFound
-from manager_shared.events import LoginEmailChanged, LoginEmailChangeRequested
+from manager_shared.events import LoginEmailChanged, LoginEmailChangeRequested, RecoveryEmailChanged
 from manager_shared.metrics import BUSINESS_EVENTS
 
 from . import repository as repo
@@ -167,7 +167,17 @@ class EmailChange:
             account = await repo.account_by_id(session, who.account_id)
             if account.recovery_email == address:
                 return RecoveryEmailRead(recovery_email=address)
-            now = self.codes.now()
+            now, old = self.codes.now(), account.recovery_email
             account.recovery_email, account.version, account.updated_at = address, account.version + 1, now
             self.identity.log_activity(session, account.id, "recovery_email_changed", where, now)
+            await self.identity.outbox.record(session, RecoveryEmailChanged(
+                account_id=account.id, account_version=account.version, old_recovery_email=old,
+                recovery_email_hint=mask_email(address) if address else None, ip=where.ip, country=where.country,
+                device=where.device, changed_at=now, occurred_at=now))
         return RecoveryEmailRead(recovery_email=address)
+
+
+def mask_email(address: str) -> str:
+    """First letter and domain only: enough for the owner to recognise it."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}•••@{domain}"

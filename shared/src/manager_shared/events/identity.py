@@ -233,6 +233,21 @@ class AppPasswordRevoked(_AccountEvent):
 
 
 
+class RecoveryEmailChanged(_AccountEvent):
+    """Sent when the recovery e-mail was set, replaced or removed (IDN-12/13):
+    notifications tells the owner at the login address (and the old recovery
+    address, if any), since a changed recovery address is how accounts are
+    taken over. Only a masked hint of the new address travels."""
+
+    type: Literal["RecoveryEmailChanged"] = "RecoveryEmailChanged"
+    old_recovery_email: str | None
+    recovery_email_hint: str | None  # e.g. "m•••@example.ch"; None when removed
+    ip: str
+    country: str | None
+    device: str
+    changed_at: datetime
+
+
 # Every event this producer publishes, in the order they were introduced.
 EVENTS: tuple[type[Event], ...] = (
     AccountRegistered,
@@ -253,5 +268,6 @@ EVENTS: tuple[type[Event], ...] = (
     PasswordResetRequested,
     AppPasswordCreated,
     AppPasswordRevoked,
+    RecoveryEmailChanged,
 )
 __all__ = [e.__name__ for e in EVENTS]

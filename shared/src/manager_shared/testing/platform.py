@@ -8,6 +8,7 @@ module imports none of them.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import signal
 import subprocess
@@ -116,6 +117,9 @@ def _interrupt(*_args) -> None:
     raise KeyboardInterrupt
 
 
+LOCAL_SYNC_KEY = "local-sync-server-key"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run the whole Manager platform locally.")
     parser.add_argument("--data-dir", default="data")
@@ -131,7 +135,9 @@ def main() -> None:
     catcher = MailCatcher(args.smtp_port, args.mail_http_port).start()
     platform = Platform(bootstrap=broker.bootstrap, smtp_port=args.smtp_port, log_dir=data / "logs",
                         ports=dict(DEFAULT_PORTS),
-                        database_urls={n: f"sqlite+aiosqlite:///{data}/{n}.db" for n in SERVICES})
+                        database_urls={n: f"sqlite+aiosqlite:///{data}/{n}.db" for n in SERVICES},
+                        # a sync-server key for trying app passwords locally (never in production)
+                        extra={"identity": {"sync_client_key_hashes": hashlib.sha256(LOCAL_SYNC_KEY.encode()).hexdigest()}})
     try:
         platform.start()
         print("\nManager platform is up (Ctrl-C stops everything):")
@@ -139,6 +145,7 @@ def main() -> None:
             print(f"  {name:<14} {platform.url(name)}   docs {platform.url(name)}/docs")
         print(f"  {'kafka':<14} {broker.bootstrap} (Tansu, in memory)")
         print(f"  {'mail':<14} smtp://127.0.0.1:{args.smtp_port}   received mail http://127.0.0.1:{args.mail_http_port}/")
+        print(f"  {'sync servers':<14} X-Sync-Client-Key: {LOCAL_SYNC_KEY} (local only) for POST /v1/sync/check")
         print(f"  logs in {data / 'logs'}\n", flush=True)
         while all(p.process.poll() is None for p in platform.processes.values()):
             time.sleep(1)

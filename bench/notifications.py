@@ -8,6 +8,10 @@ production (Tansu broker, the notifications service, an aiosmtpd server).
    event's `occurred_at` to the SMTP server accepting its mail (matched by the
    Message-ID, which carries the event id).
 
+Baseline in the same run (before and after, averaged): the same mails,
+prebuilt, sent with bare aiosmtplib over as many reused connections to the
+same SMTP server: the transport's ceiling on this machine at this moment.
+
 Goal (issue 5): >= 300 mails/s on the 2-core machine, p95 < 2 s.
 
 Usage: python bench/notifications.py [--events 10000] [--rate 300] [--accounts 1000]
@@ -139,6 +143,37 @@ async def _wait_for(check, count: int, timeout: float) -> None:
         await asyncio.sleep(0.05)
 
 
+async def smtp_baseline(port: int, n: int, connections: int) -> float:
+    """The transport's ceiling in the same run: prebuilt mails of the same
+    size sent with aiosmtplib over `connections` reused connections."""
+    import aiosmtplib
+
+    from notifications.mailer import build_email
+    from notifications.models import Message
+    from notifications.rendering import Renderer
+    from notifications.catalog import Addressee
+
+    event = _login(uuid.uuid4())()
+    to = Addressee(key="k", address="baseline@example.ch", first_name="Bench", language="de", time_zone="Europe/Zurich")
+    out = Renderer().render("login_from_new_location", "de", "Europe/Zurich", event=event, to=to)
+    raw = build_email(Message(id=1, event_id=uuid.uuid4(), event_type="x", recipient="k", address=to.address,
+                              channel="email", template="login_from_new_location", language="de",
+                              subject=out.subject, body_text=out.text, body_html=out.html, status="pending",
+                              attempts=0, created_at=datetime.now(timezone.utc),
+                              next_attempt_at=datetime.now(timezone.utc)), "Manager <no-reply@manager.local>")
+
+    async def one(count: int) -> None:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, local_hostname="bench")
+        await client.connect()
+        for _ in range(count):
+            await client.sendmail("no-reply@manager.local", [to.address], raw)
+        await client.quit()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(n // connections) for _ in range(connections)))
+    return (n // connections) * connections / (time.perf_counter() - start)
+
+
 async def run(bootstrap: str, base: str, sink: Path, accounts: int, events: int, rate: float) -> dict:
     from manager_shared.events import AccountRegistered
 
@@ -213,7 +248,9 @@ def bench(database: str, args, broker_bootstrap: str, postgres=None) -> dict:
     try:
         _wait_ready(service, f"{base}/readyz")
         time.sleep(2)  # the consumer group settles
+        baseline = asyncio.run(smtp_baseline(smtp_port, 2000, args.concurrency))
         result = asyncio.run(run(broker_bootstrap, base, sink, args.accounts, args.events, args.rate))
+        baseline_after = asyncio.run(smtp_baseline(smtp_port, 2000, args.concurrency))  # bracket: the machine is shared
         sent = _metric(base, "notifications_messages_total", status="sent")
         dead = _metric(base, "notifications_messages_total", status="dead")
     finally:
@@ -221,8 +258,12 @@ def bench(database: str, args, broker_bootstrap: str, postgres=None) -> dict:
         service.wait(30)
         smtp.terminate()
         smtp.wait(10)
+    smtp_ceiling = (baseline + baseline_after) / 2
     return {"database": database, "delivery_batch_size": args.batch, "delivery_concurrency": args.concurrency,
-            **result, "sent_total": int(sent), "dead_total": int(dead)}
+            **result, "sent_total": int(sent), "dead_total": int(dead),
+            "baseline_raw_smtp_mails_per_s": round(smtp_ceiling, 1),
+            "burst_ratio_to_raw_smtp": round(result["burst"]["mails_per_s"] / smtp_ceiling, 3),
+            "load_average_after": os.getloadavg()[0]}
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import base64
+import functools
 from datetime import timezone
 from email.utils import format_datetime, parseaddr
 import aiosmtplib
@@ -51,6 +52,12 @@ def _encoded_words(value: str) -> str:
     return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(w.encode()).decode()}?=" for w in words)
 
 
+@functools.lru_cache(maxsize=8)
+def _domain_of(mail_from: str) -> str:
+    return parseaddr(mail_from)[1].rpartition("@")[2] or "manager.local"
+
+
+@functools.lru_cache(maxsize=8)
 def _mailbox(value: str) -> str:
     name, address = parseaddr(value)
     return f"{_encoded_words(name)} <{address}>" if name else address
@@ -69,7 +76,7 @@ def build_email(message: Message, mail_from: str) -> bytes:
                "Content-Language": message.language}
     if any(c in value for value in headers.values() for c in "\r\n\0"):
         raise ValueError("line break in a header")
-    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "manager.local"
+    domain = _domain_of(mail_from)
     boundary = f"=_manager_{message.event_id.hex}_{message.id}"
     lines = [
         f"From: {_mailbox(mail_from)}", f"To: {message.address}", f"Subject: {_encoded_words(message.subject)}",

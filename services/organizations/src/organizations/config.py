@@ -19,3 +19,5 @@ class Settings(ServiceSettings):
     recent_sign_in_seconds: int = 300
     # ORG-12: largest logo accepted.
     logo_max_bytes: int = 512 * 1024
+    # ORG-09: how often the in-memory access state picks up other replicas' changes and blocked accounts.
+    access_refresh_seconds: float = 0.25

@@ -41,6 +41,8 @@ class Core:
     outbox: Outbox
     clock: Clock
     access: OrgAccessStore
+    # the in-memory copy the HTTP check answers from (access_memory.AccessMemory)
+    memory: object | None = None
 
     async def organization(self, session: AsyncSession, organization_id: uuid.UUID, *,
                            lock: bool = False) -> Organization:
@@ -96,6 +98,8 @@ class Core:
         changed = [state.apply(e) for e in access_events]
         if any(changed):
             await self.access.save(session, state, insert=fresh)
+            if self.memory is not None:
+                self.memory.written(session, state)
 
     async def recipient(self, session: AsyncSession, account_id: uuid.UUID) -> Recipient:
         account = await session.get(AccountRef, account_id)

@@ -1,5 +1,4 @@
-"""The product registry (ORG-05), product locks and mail maintenance (ORG-10)
-and the access check over HTTP (ORG-09)."""
+"""The product registry (ORG-05), product locks and mail maintenance (ORG-10)."""
 from __future__ import annotations
 
 import logging
@@ -8,7 +7,6 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from manager_shared.access_check import Decision
 from manager_shared.events import (ProductAdded, ProductDeprovisioned, ProductLocked, ProductMaintenanceChanged,
                                    ProductProvisioned, ProductRemoved, ProductUnlocked)
 from manager_shared.metrics import BUSINESS_EVENTS
@@ -118,9 +116,3 @@ class ProductsService:
             recipients=await self.core.recipients(session, organization_id),
             org_version=self.core.next_version(ctx.org)))
         return product
-
-    async def check(self, session: AsyncSession, account_id: uuid.UUID, organization_id: uuid.UUID, action: str,
-                    product_id: uuid.UUID | None, channel: str) -> Decision:
-        """ORG-09 over HTTP: the same pure check other services run locally."""
-        return await self.core.access.check(session, account_id, organization_id, action, product_id,
-                                            channel=channel)

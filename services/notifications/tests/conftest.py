@@ -77,6 +77,8 @@ def sample(event_type: type[Event], account_id: uuid.UUID, email: str = "anna@ex
         ev.LoginFailed: {**PLACE, "attempts": 4, "failed_at": AT},
         ev.PasswordChanged: {**PLACE, "reason": "changed", "changed_at": AT},
         ev.RecoveryPhoneChanged: {**PLACE, "phone_hint": "+41 ••• •• 67", "changed_at": AT},
+        ev.RecoveryEmailChanged: {**PLACE, "old_recovery_email": "anna.old@example.net",
+                                  "recovery_email_hint": "m•••@example.ch", "changed_at": AT},
         ev.AccountBlocked: {"reason": "security incident", "blocked_at": AT},
         ev.AccountUnblocked: {"unblocked_at": AT},
         ev.SignUpAttemptedWithExistingEmail: {**PLACE, "attempted_at": AT},

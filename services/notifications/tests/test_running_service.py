@@ -100,3 +100,40 @@ async def test_ntf_04_event_for_unknown_account_goes_to_the_consumer_dlq(running
     assert await running.state.consumer.handle_raw(login.topic, login.to_bytes()) == "dead_lettered"
     [record] = await dead_letters(kafka.bootstrap, f"{login.topic}.dlq", lambda r: r.value == login.to_bytes())
     assert dict(record.headers)["x-error-type"] == b"RecipientUnknown"
+
+
+async def test_ntf_04_smtp_down_for_a_while_then_delivered_by_the_running_worker(running, events, mail_catcher,
+                                                                                 mails, eventually):
+    """No hand-driven worker: the service's own worker retries with growing
+    delays while the server is down and delivers once it is back, once."""
+    state = running.state
+    account = events.registered("de")
+    caller = SimpleNamespace(account_id=account.account_id)
+
+    async def log():
+        async with state.runtime.db.transaction() as session:
+            return await state.notifications.delivery_log(session, caller, None, 10, None)
+
+    mail_catcher.stop()
+    try:
+        for event in (account, events.new_location(account.account_id)):
+            await state.consumer.handle_raw(event.topic, event.to_bytes())
+
+        async def failed_repeatedly():
+            rows = await log()
+            return rows if rows and rows[0].status == "failed" and rows[0].attempts >= 3 else None
+
+        [failing] = await eventually(failed_repeatedly, timeout=10)
+        assert "refused" in failing.last_error.lower() or "connect" in failing.last_error.lower()
+    finally:
+        mail_catcher.start()
+    [mail] = await mails(lambda m: m["to"] == [account.email], timeout=10)
+    assert mail["subject"] == "Neue Anmeldung bei Ihrem Manager-Konto"
+
+    async def sent():
+        rows = await log()
+        return rows if rows and rows[0].status == "sent" else None
+
+    [row] = await eventually(sent)
+    assert row.attempts >= 4 and row.last_error is None
+    assert len([m for m in mail_catcher.messages if m["to"] == [account.email]]) == 1

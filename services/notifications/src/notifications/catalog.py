@@ -22,7 +22,7 @@ from manager_shared.events import (AccountBlocked, AccountUnblocked, AppPassword
                                    InvitationCreated, LoginEmailChanged, LoginEmailChangeRequested, LoginFailed,
                                    LoginFromNewLocation, MemberRemoved, OrganizationDeleted,
                                    OrganizationDetailsChanged, PasswordChanged, PasswordResetRequested, ProductLocked,
-                                   ProductUnlocked, RecoveryPhoneChanged, SecurityAlertRequested,
+                                   ProductUnlocked, RecoveryEmailChanged, RecoveryPhoneChanged, SecurityAlertRequested,
                                    SignUpAttemptedWithExistingEmail, SmsCodeRequested, TwoFactorDisabled,
                                    TwoFactorEnabled, TwoFactorPolicyChanged)
 
@@ -122,6 +122,8 @@ def address_in(field_name: str) -> Resolver:
     else of the account with that address, else the default."""
     async def resolve(directory: Directory, event: Event) -> list[Addressee]:
         address = getattr(event, field_name)
+        if not address:  # e.g. no previous recovery address
+            return []
         account_id = getattr(event, "account_id", None)
         found = (await directory.account(account_id) if account_id else None) \
             or await directory.account_by_address(address)
@@ -191,6 +193,9 @@ CATALOG: dict[type[Event], tuple[MessageKind, ...]] = {
     # Mandatory: the owner must hear of these even with every optional alert off.
     PasswordChanged: (MessageKind("password_changed", account_holder),),
     RecoveryPhoneChanged: (MessageKind("recovery_phone_changed", account_holder),),
+    # To the login address, and to the previous recovery address if there was one.
+    RecoveryEmailChanged: (MessageKind("recovery_email_changed", either(account_holder,
+                                                                        address_in("old_recovery_email"))),),
     AccountBlocked: (MessageKind("account_blocked", account_holder),),
     AccountUnblocked: (MessageKind("account_unblocked", account_holder),),
     SignUpAttemptedWithExistingEmail: (MessageKind("signup_attempt", account_holder),),

@@ -20,7 +20,9 @@ class Settings(ServiceSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
-    smtp_tls: bool = False
+    smtp_tls: bool = False  # implicit TLS (port 465)
+    # CA bundle to verify the relay's certificate (a private CA); default: the system's.
+    smtp_ca_file: str | None = None
     smtp_timeout: float = 10.0
     # Name given in EHLO; set it, or the system's FQDN is looked up (slow without DNS).
     smtp_local_hostname: str = "manager.local"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import base64
 import functools
+import ssl
 from datetime import timezone
 from email.utils import format_datetime, parseaddr
 import aiosmtplib
@@ -98,6 +99,12 @@ def _aware(value):
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
+@functools.lru_cache(maxsize=4)
+def _tls_context(ca_file: str | None) -> ssl.SSLContext | None:
+    """Certificates are always verified; a private CA can be named."""
+    return ssl.create_default_context(cafile=ca_file) if ca_file else None
+
+
 class SmtpMailer:
     """The e-mail channel: opens SMTP sessions with the configured relay
     (host, port, implicit TLS or STARTTLS, login from settings)."""
@@ -160,7 +167,7 @@ class SmtpSession:
             hostname=s.smtp_host, port=s.smtp_port, username=s.smtp_username,
             password=s.smtp_password.get_secret_value() if s.smtp_password else None,
             use_tls=s.smtp_tls, start_tls=s.smtp_starttls, timeout=s.smtp_timeout,
-            local_hostname=s.smtp_local_hostname)
+            local_hostname=s.smtp_local_hostname, tls_context=_tls_context(s.smtp_ca_file))
         try:
             await self.client.connect()
         except Exception as exc:

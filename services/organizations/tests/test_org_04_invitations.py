@@ -53,6 +53,10 @@ async def test_org_04_address_without_account_signs_up_then_accepts(world):
     assert (await world.c.get("/v1/organizations", headers=world.h(newcomer))).json() == []
     r = await world.c.post("/v1/invitations/accept", json={"token": created.token}, headers=world.h(newcomer))
     assert (r.status_code, r.json()["id"], r.json()["role"]) == (200, str(org), "external")
+    # ORG-01: leaving its only organization, the account gets one in its own name again
+    assert (await world.c.post(f"/v1/organizations/{org}/leave", headers=world.h(newcomer))).status_code == 204
+    mine = (await world.c.get("/v1/organizations", headers=world.h(newcomer))).json()
+    assert [(o["name"], o["kind"], o["role"]) for o in mine] == [("Nora Muster", "private", "legal_representative")]
 
 
 async def test_org_04_revoked_and_expired_invitations_do_not_work(world):

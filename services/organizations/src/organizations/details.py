@@ -19,6 +19,7 @@ from . import repository as repo
 from . import roles
 from .core import Context, Core
 from .errors import ConfirmationRequired, NotFoundLogo, Unprocessable
+from .service import OrganizationsService
 from .models import BillingAddress, BillingStanding, Membership, Organization, OrganizationLogo, Product
 
 CHF_COUNTRIES = frozenset({"CH", "LI"})
@@ -74,6 +75,7 @@ def logo_type(content_type: str, data: bytes) -> str:
 @dataclass
 class DetailsService:
     core: Core
+    organizations: OrganizationsService
 
     async def _editable(self, session: AsyncSession, organization_id: uuid.UUID, actor: uuid.UUID) -> Context:
         ctx = await self.core.context(session, organization_id, actor, lock=True)
@@ -207,3 +209,4 @@ class DetailsService:
             organization_id=organization_id, name=ctx.org.name, deleted_by=who.account_id, requester=requester,
             send_paid_invoices=send_paid_invoices, org_version=self.core.next_version(ctx.org)))
         BUSINESS_EVENTS.labels("organizations", "delete_organization", "deleted").inc()
+        await self.organizations.ensure_an_organization(session, who.account_id)

@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None):
     runtime.on_startup(memory.start)
     runtime.on_shutdown(memory.stop)
     service = OrganizationsService(core)
-    policy, products, details = PolicyService(core), ProductsService(core), DetailsService(core)
+    policy, products, details = PolicyService(core), ProductsService(core), DetailsService(core, service)
     consumers.register(runtime, service, policy, products, details)
     app = runtime.create_app(version=__version__, routers=[api_access.router, api.router, api_admin.router],
                              description="Organizations, members, roles, product rights, teams and policies.")

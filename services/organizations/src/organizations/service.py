@@ -235,7 +235,19 @@ class OrganizationsService:
             data_decisions=decisions, org_version=self.core.next_version(ctx.org), organization_name=ctx.org.name,
             member=await self.core.recipient(session, account_id)))
         BUSINESS_EVENTS.labels("organizations", "remove_member", reason).inc()
+        await self.ensure_an_organization(session, account_id)
         return record
+
+    async def ensure_an_organization(self, session: AsyncSession, account_id: uuid.UUID) -> None:
+        """ORG-01: every account belongs to at least one organization; one that
+        lost its last gets a new one in its own name, as at sign-up."""
+        await session.flush()
+        if await repo.organizations_of(session, account_id):
+            return
+        account = await session.get(AccountRef, account_id)
+        name = f"{account.first_name} {account.last_name}".strip() if account else "Personal"
+        await self._create(session, account_id, name[:200] or "Personal", "private")
+        BUSINESS_EVENTS.labels("organizations", "create_organization", "last_one_lost").inc()
 
 
 def team_event(team: Team, changed_by: uuid.UUID, org_version: int) -> TeamChanged:

@@ -85,3 +85,26 @@ async def test_org_10_local_access_check_sees_locks_without_calling_organization
     async with app.state.runtime.db.transaction() as s:
         assert (await access.check(s, helper, org, "manage", product)).code == "product_locked"
         assert (await access.check(s, owner, org, "manage", product)).allowed
+
+
+async def test_org_11_two_factor_policy_refuses_members_without_it_here_too(app):
+    from manager_shared.events import MemberTwoFactorStatusChanged, TwoFactorPolicyChanged
+
+    tokens = TestTokens().trust_in(app)
+    org, owner, helper = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await feed(app,
+               OrganizationCreated(organization_id=org, name="Muster", kind="company", created_by=owner,
+                                   currency="CHF", org_version=1),
+               MemberAdded(organization_id=org, account_id=owner, role="legal_representative", org_version=2,
+                           two_factor_enabled=True),
+               MemberAdded(organization_id=org, account_id=helper, role="collaborator", org_version=3),
+               TwoFactorPolicyChanged(organization_id=org, required=True, changed_by=owner, organization_name="Muster",
+                                      members_without_two_factor=[], org_version=4))
+    url = f"/v1/organizations/{org}/domains"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://domains") as c:
+        assert (await c.get(url, headers=tokens.headers(owner))).status_code == 200
+        r = await c.get(url, headers=tokens.headers(helper))
+        assert (r.status_code, r.json()["code"]) == (403, "two_factor_required")
+        await feed(app, MemberTwoFactorStatusChanged(organization_id=org, account_id=helper, two_factor_enabled=True,
+                                                     org_version=5))
+        assert (await c.get(url, headers=tokens.headers(helper))).status_code == 200

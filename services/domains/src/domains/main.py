@@ -19,7 +19,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None):
     runtime = ServiceRuntime("domains", settings, outbox_table=outbox_table, inbox_table=inbox_table,
                              migrations=MIGRATIONS, blocked_table=blocked_table,
                              member_table=member_table, access_table=access_table)
-    service = DomainsService(outbox=runtime.outbox, clock=clock or SystemClock(), members=runtime.members)
+    service = DomainsService(outbox=runtime.outbox, clock=clock or SystemClock(), members=runtime.members,
+                             access=runtime.access)
     consumers.register(runtime, service)
     app = runtime.create_app(version=__version__, routers=[api.router],
                              description="Domain registrations: expiry, renewal, redemption and restore.")

@@ -31,8 +31,14 @@ async def test_org_05_products_learned_from_provisioning_events(world):
     assert by_id[str(domain)]["rights"] == ["use", "manage", "technical"]  # a domain has no statistics
     assert by_id[str(mail)]["rights"] == ["use", "manage", "technical", "statistics"]
     assert (await world.c.get(f"/v1/organizations/{org}/products", headers=world.h(carla))).json() == []
+    await world.c.put(f"/v1/organizations/{org}/members/{carla}/rights", headers=world.h(anna),
+                      json={"grants": [{"product_id": str(domain), "rights": ["use"]},
+                                       {"product_id": str(mail), "rights": ["use"]}]})
     await feed(world.app, ProductDeprovisioned(product_id=domain, organization_id=org))
     assert await world.access(org, anna, "use", domain) == "product_not_found"
+    members = (await world.c.get(f"/v1/organizations/{org}/members", headers=world.h(anna))).json()
+    held = next(m for m in members if m["account_id"] == str(carla))["grants"]
+    assert [g["product_id"] for g in held] == [str(mail)]  # the grant on the gone product went with it
     assert (await world.events("ProductRemoved"))[-1].product_id == domain
 
 

@@ -13,7 +13,7 @@ from manager_shared.metrics import BUSINESS_EVENTS
 
 from . import repository as repo
 from . import roles
-from .core import Core
+from .core import Core, dumps, loads
 from .errors import ProductNotFound, Unprocessable
 from .kinds import spec_of
 from .models import Organization, Product
@@ -48,6 +48,12 @@ class ProductsService:
             return
         org = await session.get(Organization, event.organization_id, with_for_update=True)
         await session.delete(product)
+        # grants on it go too (the projections drop them with the product itself)
+        key = str(event.product_id)
+        for holder in [*await repo.members_of(session, org.id), *await repo.teams_of(session, org.id)]:
+            grants = loads(holder.grants)
+            if grants.pop(key, None) is not None:
+                holder.grants = dumps(grants)
         await self.core.emit(session, org.id, ProductRemoved(
             organization_id=org.id, product_id=event.product_id, org_version=self.core.next_version(org)))
 

@@ -30,6 +30,11 @@ async def members_with_accounts(session: AsyncSession,
     return [(m, a) for m, a in rows.all()]
 
 
+async def members_of(session: AsyncSession, organization_id: uuid.UUID) -> list[Membership]:
+    return list((await session.execute(select(Membership).where(
+        Membership.organization_id == organization_id))).scalars())
+
+
 async def memberships_of(session: AsyncSession, account_id: uuid.UUID) -> list[Membership]:
     return list((await session.execute(select(Membership).where(Membership.account_id == account_id))).scalars())
 

@@ -1,2 +1,2 @@
-"""notifications: e-mail (and later SMS) messages made from the platform's events."""
-__version__ = "0.1.0"
+"""notifications: e-mail and SMS messages made from the platform's events, with a delivery log."""
+__version__ = "0.2.0"

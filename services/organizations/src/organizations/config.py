@@ -20,4 +20,4 @@ class Settings(ServiceSettings):
     # ORG-12: largest logo accepted.
     logo_max_bytes: int = 512 * 1024
     # ORG-09: how often the in-memory access state picks up other replicas' changes and blocked accounts.
-    access_refresh_seconds: float = 0.25
+    access_refresh_seconds: float = 0.5

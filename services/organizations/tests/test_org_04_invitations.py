@@ -25,6 +25,8 @@ async def test_org_04_existing_account_accepts_once_with_role_and_initial_rights
     assert created.expires_at - created.occurred_at >= timedelta(hours=71, minutes=59)
     assert "token" not in r.text  # the token only travels by mail
     accept = {"token": created.token}
+    mine = (await world.c.get("/v1/me/invitations", headers=world.h(ben))).json()
+    assert [(i["organization_name"], i["role"]) for i in mine] == [("Muster AG", "collaborator")]
     eve = await world.account("Eve")
     r = await world.c.post("/v1/invitations/accept", json=accept, headers=world.h(eve))
     assert (r.status_code, r.json()["code"]) == (403, "invitation_for_another_address")
@@ -32,6 +34,7 @@ async def test_org_04_existing_account_accepts_once_with_role_and_initial_rights
     assert (r.status_code, r.json()["role"]) == (200, "collaborator")
     r = await world.c.post("/v1/invitations/accept", json=accept, headers=world.h(ben))
     assert (r.status_code, r.json()["code"]) == (404, "invitation_not_found")  # single use
+    assert (await world.c.get("/v1/me/invitations", headers=world.h(ben))).json() == []
     member = (await _members(world, org, anna))[str(ben)]
     assert member["accounting"] and member["grants"] == [{"product_id": str(domain), "rights": ["technical", "use"]}]
     added = (await world.events("MemberAdded"))[-1]

@@ -19,7 +19,7 @@ from .core import loads
 from .db import get_session
 from .models import AccountRef
 from .schemas import (CurrentOrganizationSet, InvitationAccept, InvitationCreate, InvitationRead, MemberRead,
-                      OrganizationCreate, OrganizationRead, RemovalRequest, Role, RoleChange)
+                      MyInvitationRead, OrganizationCreate, OrganizationRead, RemovalRequest, Role, RoleChange)
 
 router = APIRouter(prefix="/v1", tags=["organizations"])
 Org = uuid.UUID
@@ -167,6 +167,15 @@ async def revoke_invitation(organization_id: Org, invitation_id: uuid.UUID, requ
     """Revoke a pending invitation; its token stops working."""
     await request.app.state.invitations.revoke(session, organization_id, who.account_id, invitation_id)
     return Response(status_code=204)
+
+
+@router.get("/me/invitations", response_model=list[MyInvitationRead])
+async def my_invitations(request: Request, who: Principal = Depends(current_principal),
+                         session: AsyncSession = Depends(get_session)):
+    """Pending invitations to the caller's address (accept them with the mailed token)."""
+    return [MyInvitationRead(id=i.id, organization_id=i.organization_id, organization_name=name, role=i.role,
+                             expires_at=i.expires_at)
+            for i, name in await request.app.state.invitations.pending_for(session, who.account_id)]
 
 
 @router.post("/invitations/accept", response_model=OrganizationRead)

@@ -21,7 +21,7 @@ from . import repository as repo
 from . import roles
 from .core import Core, dumps, loads, membership
 from .errors import InvitationNotFound, TeamNotFound
-from .models import AccountRef, Invitation, Membership, Team
+from .models import AccountRef, Invitation, Membership, Organization, Team
 from .rights import checked_category_grants, checked_grants
 from .service import OrganizationsService
 
@@ -113,6 +113,19 @@ class InvitationsService:
         await self.core.emit(session, organization_id, InvitationRevoked(
             organization_id=organization_id, invitation_id=invitation.id, email=invitation.email, revoked_by=actor,
             organization_name=ctx.org.name))
+
+    async def pending_for(self, session: AsyncSession, account_id: uuid.UUID) -> list[tuple[Invitation, str]]:
+        """Invitations waiting for the caller's address, with the organization's
+        name (the token itself only travels by mail)."""
+        account = await session.get(AccountRef, account_id)
+        if account is None:
+            return []
+        rows = await session.execute(sa.select(Invitation, Organization.name).join(
+            Organization, Organization.id == Invitation.organization_id).where(
+            Invitation.email == account.email, Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None),
+            Invitation.expires_at > self.core.clock.now(), Organization.deleted_at.is_(None))
+            .order_by(Invitation.created_at))
+        return [(i, name) for i, name in rows.all()]
 
     async def accept(self, session: AsyncSession, who: Principal, token: str) -> Membership:
         """The invited person, signed in with the invited address, joins with

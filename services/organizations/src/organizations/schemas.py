@@ -135,6 +135,14 @@ class InvitationRead(BaseModel):
     expires_at: datetime
 
 
+class MyInvitationRead(BaseModel):
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    organization_name: str
+    role: str
+    expires_at: datetime
+
+
 class InvitationAccept(_In):
     token: str = Field(min_length=20, max_length=200)
 

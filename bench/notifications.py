@@ -15,7 +15,7 @@ same SMTP server: the transport's ceiling on this machine at this moment.
 
 Goal (issue 5): >= 300 mails/s on the 2-core machine, p95 < 2 s.
 
-Usage: python bench/notifications.py [--events 10000] [--rate 300] [--accounts 1000]
+Usage: python bench/notifications.py [--events 10000] [--rate 300] [--databases sqlite,postgresql,postgresql*2]
 Writes bench/results-notifications.json.
 """
 from __future__ import annotations
@@ -36,7 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("results-notifications.json")
-_MESSAGE_ID = re.compile(rb"(?im)^Message-ID:\s*<([0-9a-f-]{36})\.")
+_MESSAGE_ID = re.compile(rb"(?im)^Message-ID:\s*<([0-9a-f-]{36})\.([0-9]+)@")
 
 
 # --- the SMTP server (a separate process: `python bench/notifications.py smtp-sink PORT FILE`) ---
@@ -51,7 +51,8 @@ def smtp_sink(port: int, out: str) -> None:
     class Handler:
         async def handle_DATA(self, server, session, envelope):
             found = _MESSAGE_ID.search(envelope.content)
-            sink.write(f"{time.time():.6f} {found.group(1).decode() if found else '-'}\n")
+            sink.write(f"{time.time():.6f} {found.group(1).decode() if found else '-'} "
+                       f"{found.group(2).decode() if found else '-'}\n")
             return "250 Message accepted"
 
     controller = Controller(Handler(), hostname="127.0.0.1", port=port)
@@ -111,7 +112,7 @@ class Received:
         if complete:
             self.offset += len(complete) + 1
             for line in complete.decode().splitlines():
-                at, _, event_id = line.partition(" ")
+                at, event_id, _message_id = line.split(" ")
                 self.rows.append((float(at), event_id))
         return self.rows
 
@@ -185,7 +186,7 @@ async def smtp_baseline(port: int, n: int, connections: int) -> float:
     return (n // connections) * connections / (time.perf_counter() - start)
 
 
-async def run(bootstrap: str, base: str, sink: Path, accounts: int, events: int, rate: float,
+async def run(bootstrap: str, bases: list[str], sink: Path, accounts: int, events: int, rate: float,
               low_rate: float) -> dict:
     from manager_shared.events import AccountRegistered
 
@@ -198,8 +199,8 @@ async def run(bootstrap: str, base: str, sink: Path, accounts: int, events: int,
                                             time_zone="Europe/Zurich"))
         for i, a in enumerate(ids)]
     await _publish(bootstrap, registrations, None)
-    await _wait_for(lambda: int(_metric(base, "events_consumed_total", type="AccountRegistered",
-                                        outcome="processed")), accounts, 120)
+    await _wait_for(lambda: int(sum(_metric(b, "events_consumed_total", type="AccountRegistered",
+                                            outcome="processed") for b in bases)), accounts, 120)
     warm = len(_received())  # (the baseline's mails are in the file too)
     await _publish(bootstrap, [_login(ids[i % accounts]) for i in range(200)], None)  # warm-up
     await _wait_for(lambda: len(_received()) - warm, 200, 60)
@@ -247,7 +248,7 @@ async def _steady(bootstrap: str, _received, ids: list, events: int, rate: float
             "latency_p95_ms": round(p95(lags) * 1000, 1), "latency_max_ms": round(max(lags) * 1000, 1)}
 
 
-def bench(database: str, args, broker_bootstrap: str, postgres=None) -> dict:
+def bench(database: str, args, broker_bootstrap: str, postgres=None, replicas: int = 1) -> dict:
     from manager_shared.testing.fixtures import env_for, local_broker_settings
     from manager_shared.testing.ports import free_port
 
@@ -262,24 +263,32 @@ def bench(database: str, args, broker_bootstrap: str, postgres=None) -> dict:
         **local_broker_settings(broker_bootstrap), "database_url": db_url, "log_level": "WARNING",
         "smtp_port": smtp_port, "delivery_batch_size": args.batch, "delivery_concurrency": args.concurrency,
         "sms_file_path": str(tmp / "sms.jsonl")})
-    service = subprocess.Popen([sys.executable, "-m", "notifications", "serve", "--port", str(http_port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=open(tmp / "service.log", "w"))
-    base = f"http://127.0.0.1:{http_port}"
+    # Replicas share the work as in production: partitions of the consumer
+    # group, and claims of due messages (SKIP LOCKED / compare-and-set).
+    ports = [http_port] + [free_port() for _ in range(replicas - 1)]
+    services = []
     try:
-        _wait_ready(service, f"{base}/readyz")
+        for port in ports:  # one after the other: the first applies the migrations
+            services.append(subprocess.Popen(
+                [sys.executable, "-m", "notifications", "serve", "--port", str(port)], env=env,
+                stdout=subprocess.DEVNULL, stderr=open(tmp / f"service-{port}.log", "w")))
+            _wait_ready(services[-1], f"http://127.0.0.1:{port}/readyz")
         time.sleep(2)  # the consumer group settles
         baseline = asyncio.run(smtp_baseline(smtp_port, 2000, args.concurrency))
-        result = asyncio.run(run(broker_bootstrap, base, sink, args.accounts, args.events, args.rate, args.low_rate))
+        result = asyncio.run(run(broker_bootstrap, [f"http://127.0.0.1:{p}" for p in ports], sink, args.accounts, args.events, args.rate, args.low_rate))
         baseline_after = asyncio.run(smtp_baseline(smtp_port, 2000, args.concurrency))  # bracket: the machine is shared
-        sent = _metric(base, "notifications_messages_total", status="sent")
-        dead = _metric(base, "notifications_messages_total", status="dead")
+        sent = sum(_metric(f"http://127.0.0.1:{p}", "notifications_messages_total", status="sent") for p in ports)
+        dead = sum(_metric(f"http://127.0.0.1:{p}", "notifications_messages_total", status="dead") for p in ports)
     finally:
-        service.terminate()
-        service.wait(30)
+        for service in services:
+            service.terminate()
+        for service in services:
+            service.wait(30)
         smtp.terminate()
         smtp.wait(10)
     smtp_ceiling = (baseline + baseline_after) / 2
-    return {"database": database, "delivery_batch_size": args.batch, "delivery_concurrency": args.concurrency,
+    return {"database": database, "replicas": replicas, "delivery_batch_size": args.batch,
+            "delivery_concurrency": args.concurrency,
             **result, "sent_total": int(sent), "dead_total": int(dead),
             "baseline_raw_smtp_mails_per_s": round(smtp_ceiling, 1),
             "burst_ratio_to_raw_smtp": round(result["burst"]["mails_per_s"] / smtp_ceiling, 3),
@@ -296,7 +305,8 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=50, help="delivery batch size")
     parser.add_argument("--concurrency", type=int, default=2, help="delivery loops side by side")
-    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--databases", default="sqlite,postgresql,postgresql*2",
+                        help="runs: a database, with *N for N replicas of the service")
     args = parser.parse_args()
     from manager_shared.testing.kafka import TansuBroker
 
@@ -305,12 +315,14 @@ def main() -> None:
     results = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "machine": f"{os.cpu_count()} cores, {pyplatform.machine()}", "goal": ">= 300 mails/s, p95 < 2 s"}
     try:
-        for database in args.databases.split(","):
+        for run_name in args.databases.split(","):
+            database, _, replicas = run_name.partition("*")
             if database == "postgresql" and postgres is None:
                 from manager_shared.testing.postgres import PostgresServer
                 postgres = PostgresServer().start()
-            results[database] = bench(database, args, broker.bootstrap, postgres)
-            print(json.dumps(results[database], indent=2), flush=True)
+            key = database if not replicas else f"{database}_{replicas}_replicas"
+            results[key] = bench(database, args, broker.bootstrap, postgres, int(replicas or 1))
+            print(json.dumps(results[key], indent=2), flush=True)
     finally:
         broker.stop()
         if postgres is not None:

@@ -247,7 +247,8 @@ async def test_ntf_03_one_smtp_connection_per_batch(harness, events, mails, monk
 
 
 async def test_ntf_04_restart_in_the_middle_of_a_batch_sends_each_message_once(harness, events, mail_catcher,
-                                                                               mails, settings_for, sqlite_url):
+                                                                               mails, settings_for, sqlite_url,
+                                                                               monkeypatch):
     """The worker is stopped after two of five sends (results are written in
     groups): what was sent is recorded before it stops, the rest goes back
     untried; a new process sends the rest. Five mails, none twice."""
@@ -256,25 +257,21 @@ async def test_ntf_04_restart_in_the_middle_of_a_batch_sends_each_message_once(h
     harness.worker.settings = harness.worker.settings.model_copy(update={"delivery_record_every": 10})
     accounts = [events.registered("en") for _ in range(5)]
     await harness.feed(*accounts, *(events.new_location(a.account_id) for a in accounts))
-    mailer = harness.worker.transports["email"]
-    original = mailer.session
+    from notifications.mailer import SmtpSession
 
-    def stopping_session():
-        session = original()
-        send = session.send
+    original_send = SmtpSession.send
 
-        async def send_then_maybe_stop(message):
-            outcome = await send(message)
-            if len(mail_catcher.messages) == 2:
-                harness.worker._stopping = True  # what stop() does, mid-batch
-            return outcome
-        session.send = send_then_maybe_stop
-        return session
+    async def send_then_maybe_stop(self, message):
+        outcome = await original_send(self, message)
+        if len(mail_catcher.messages) == 2:
+            harness.worker._stopping = True  # what stop() does, mid-batch
+        return outcome
 
-    mailer.session = stopping_session
+    monkeypatch.setattr(SmtpSession, "send", send_then_maybe_stop)
     assert await harness.worker.deliver_due() == 5
     assert [(m.status, m.attempts) for m in await harness.messages()] == [("sent", 1)] * 2 + [("pending", 0)] * 3
 
+    monkeypatch.undo()
     restarted = create_app(settings_for(sqlite_url))  # a new process on the same database
     try:
         while await restarted.state.delivery.deliver_due():
@@ -285,3 +282,31 @@ async def test_ntf_04_restart_in_the_middle_of_a_batch_sends_each_message_once(h
     assert sorted(m["to"][0] for m in received) == sorted(a.email for a in accounts)
     assert len(mail_catcher.messages) == 5
     assert {(m.status, m.attempts) for m in await harness.messages()} == {("sent", 1)}
+
+
+async def test_ntf_03_connection_kept_between_batches_and_replaced_if_the_relay_dropped_it(
+        harness, events, mails, mail_catcher, monkeypatch):
+    connects = []
+    original = aiosmtplib.SMTP.connect
+
+    async def counting_connect(self, *args, **kwargs):
+        connects.append(1)
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(aiosmtplib.SMTP, "connect", counting_connect)
+    first, second, third = (events.registered("en") for _ in range(3))
+    await harness.feed(first, second, third, events.new_location(first.account_id))
+    assert await harness.worker.deliver_due() == 1
+    await harness.feed(events.new_location(second.account_id))
+    assert await harness.worker.deliver_due() == 1
+    assert len(await mails(lambda m: True, count=2)) == 2 and connects == [1]  # one connection, two batches
+
+    mail_catcher.stop()  # the relay goes away and comes back: the kept connection is dead
+    mail_catcher.start()
+    await harness.feed(events.new_location(third.account_id))
+    assert await harness.worker.deliver_due() == 1
+    await mails(lambda m: m["to"] == [third.email])
+    last = (await harness.messages())[-1]
+    assert (last.status, last.attempts, last.last_error) == ("sent", 1, None)  # not a failed try
+    assert connects == [1, 1]
+    await harness.worker.transports["email"].aclose()

@@ -24,6 +24,8 @@ class Settings(ServiceSettings):
     # CA bundle to verify the relay's certificate (a private CA); default: the system's.
     smtp_ca_file: str | None = None
     smtp_timeout: float = 10.0
+    # An SMTP connection is kept open between batches for so long (NTF-03).
+    smtp_idle_seconds: float = 30.0
     # Name given in EHLO; set it, or the system's FQDN is looked up (slow without DNS).
     smtp_local_hostname: str = "manager.local"
     mail_from: str = "Manager <no-reply@manager.local>"

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 import base64
+import contextlib
 import functools
 import ssl
+import time
+from collections.abc import AsyncIterator
 from datetime import timezone
 from email.utils import format_datetime, parseaddr
 import aiosmtplib
@@ -113,23 +116,49 @@ class SmtpMailer:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # Connections kept open between batches (one per delivery loop at
+        # most), with when they were parked: a trickle of single messages
+        # must not pay connect + EHLO + STARTTLS + login + QUIT for each.
+        self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
 
-    def session(self) -> "SmtpSession":
-        return SmtpSession(self.settings)
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator["SmtpSession"]:
+        session = SmtpSession(self.settings, self._take())
+        try:
+            yield session
+        finally:
+            if session.client is not None and session.client.is_connected:
+                self._idle.append((session.client, time.monotonic()))
+                session.client = None
+            else:
+                await session._close()
+
+    def _take(self) -> aiosmtplib.SMTP | None:
+        while self._idle:
+            client, parked = self._idle.pop()
+            if client.is_connected and time.monotonic() - parked < self.settings.smtp_idle_seconds:
+                return client
+            client.close()  # idle too long: relays drop such connections (Postfix after 300 s)
+        return None
 
     async def aclose(self) -> None:
-        pass
+        idle, self._idle = self._idle, []
+        for client, _ in idle:
+            await _quit(client)
 
 
 class SmtpSession:
-    """One connection reused for a batch. After a failed connect the rest of
-    the batch is not tried again (each would wait for the same timeout); after
-    a dropped connection the next message reconnects."""
+    """One connection for a batch, often one kept from the batch before.
+    After a failed connect the rest of the batch is not tried again (each
+    would wait for the same timeout); after a dropped connection the next
+    message reconnects; a kept connection the relay closed meanwhile is
+    replaced at once, without counting as a failed try."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, client: aiosmtplib.SMTP | None = None) -> None:
         self.settings = settings
         self.sender = parseaddr(settings.mail_from)[1]  # the envelope sender (bounces)
-        self.client: aiosmtplib.SMTP | None = None
+        self.client = client
+        self.kept = client is not None  # not used yet in this session: may be stale
         self.unreachable: Outcome | None = None
 
     async def __aenter__(self) -> "SmtpSession":
@@ -150,7 +179,7 @@ class SmtpSession:
         if not await self._connect():
             return self.unreachable or Outcome("retry")
         try:
-            await self.client.sendmail(self.sender, [message.address], raw)
+            await self._sendmail(message, raw)
         except Exception as exc:
             outcome = classify(exc)
             # A refusal leaves the session usable (aiosmtplib sent RSET); anything else may not.
@@ -158,6 +187,19 @@ class SmtpSession:
                 await self._close()
             return outcome
         return Outcome("sent")
+
+    async def _sendmail(self, message: Message, raw: bytes) -> None:
+        kept, self.kept = self.kept, False
+        try:
+            await self.client.sendmail(self.sender, [message.address], raw)
+        except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
+            if not kept:
+                raise
+            # The kept connection had been closed by the relay: a new one, once.
+            await self._close()
+            if not await self._connect():
+                raise aiosmtplib.SMTPConnectError(self.unreachable.error if self.unreachable else "reconnect failed")
+            await self.client.sendmail(self.sender, [message.address], raw)
 
     async def _connect(self) -> bool:
         if self.client is not None and self.client.is_connected:
@@ -178,9 +220,12 @@ class SmtpSession:
 
     async def _close(self) -> None:
         client, self.client = self.client, None
-        if client is None or not client.is_connected:
-            return
-        try:
-            await client.quit()
-        except Exception:  # closing a broken connection: nothing more to learn
-            client.close()
+        if client is not None and client.is_connected:
+            await _quit(client)
+
+
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    try:
+        await client.quit()
+    except Exception:  # closing a broken connection: nothing more to learn
+        client.close()

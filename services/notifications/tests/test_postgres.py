@@ -86,3 +86,28 @@ async def test_ntf_04_unique_key_guards_on_postgres(pg_apps, events):
     async with state.runtime.db.transaction() as session:
         rows = (await session.execute(sa.select(Message).where(Message.event_id == login.event_id))).scalars().all()
     assert len(rows) == 1
+
+
+async def test_ntf_04_a_claim_takes_at_most_a_batch_on_postgres(pg_apps):
+    """With many due messages a claim takes `limit` of them and no more
+    (the locking subquery inside IN (...) was planned as a subplan run once
+    per due row and claimed them all, in seconds)."""
+    import uuid
+    from datetime import datetime, timedelta, timezone
+
+    from notifications import repository as repo
+
+    db = pg_apps[0].state.runtime.db
+    now = datetime.now(timezone.utc)
+    async with db.transaction() as session:
+        await session.execute(sa.insert(Message.__table__), [dict(
+            event_id=uuid.uuid4(), event_type="X", recipient=str(i), address="a@example.ch", channel="email",
+            template="t", language="en", subject="s", body_text="b", status="pending", attempts=0,
+            created_at=now, next_attempt_at=now - timedelta(seconds=i % 7)) for i in range(400)])
+    async with db.transaction() as session:
+        claimed = await repo.claim_due(session, now, now + timedelta(seconds=60), 20)
+    assert len(claimed) == 20
+    async with db.transaction() as session:
+        taken = (await session.execute(sa.select(sa.func.count()).select_from(Message).where(
+            Message.attempts == 1))).scalar_one()
+    assert taken == 20

@@ -138,13 +138,16 @@ async def claim_due(session: AsyncSession, now: datetime, lease_until: datetime,
     """Take up to `limit` due messages for this worker until `lease_until`.
 
     FOR UPDATE SKIP LOCKED lets replicas claim side by side (PostgreSQL); the
+    rows are picked in a CTE, which PostgreSQL runs exactly once (a locking
+    subquery inside `IN (...)` may be planned as a subplan run again and
+    again: slow with many due rows, and not the queue pattern to trust). The
     repeated conditions make the UPDATE a compare-and-set, which is what keeps
     SQLite (no row locks) from handing one message to two workers.
     """
     due = (Message.status.in_((PENDING, FAILED)), Message.next_attempt_at <= now)
-    ids = (sa.select(Message.id).where(*due).order_by(Message.next_attempt_at, Message.id)
-           .limit(limit).with_for_update(skip_locked=True))
-    stmt = (sa.update(Message).where(Message.id.in_(ids), *due)
+    picked = (sa.select(Message.id).where(*due).order_by(Message.next_attempt_at, Message.id)
+              .limit(limit).with_for_update(skip_locked=True).cte("picked"))
+    stmt = (sa.update(Message).where(Message.id.in_(sa.select(picked.c.id)), *due)
             .values(next_attempt_at=lease_until, attempts=Message.attempts + 1)
             .returning(Message).execution_options(synchronize_session=False))
     rows = (await session.execute(stmt)).scalars().all()

@@ -6,6 +6,7 @@ import pytest
 
 from identity.config import Settings
 from identity.main import create_app
+from manager_shared.testing.fixtures import recorded
 
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0"
 SIGNUP = {"email": "ben@example.fr", "password": "Tour-Eiffel-Baguette-7", "first_name": "Ben",
@@ -95,13 +96,7 @@ async def test_idn_11_preferences_change_is_published_whole(client):
     r = await client.patch("/v1/me/preferences", headers=auth, json={"time_zone": "Moon/Base"})
     assert r.status_code == 422
 
-    import sqlalchemy as sa
-
-    from identity.models import outbox_table
-    from manager_shared.events import parse_event
-
-    async with client._transport.app.state.runtime.db.transaction() as s:
-        events = [parse_event(p) for p in (await s.execute(sa.select(outbox_table.c.payload))).scalars()]
+    events = await recorded(client)
     changed = [e for e in events if e.type == "AccountPreferencesChanged"]
     assert [(e.language, e.time_zone, e.disabled_alerts, e.account_version) for e in changed] == [
         ("it", "Europe/Paris", ["LoginFailed"], 2)]
@@ -133,13 +128,7 @@ async def test_idn_05_change_password_ends_other_sessions_and_tells_the_owner(cl
     ok = await client.post("/v1/sessions", json={"email": SIGNUP["email"], "password": "Mont-Blanc-Chamonix-9"})
     assert ok.status_code == 200
 
-    import sqlalchemy as sa
-
-    from identity.models import outbox_table
-    from manager_shared.events import parse_event
-
-    async with client._transport.app.state.runtime.db.transaction() as s:
-        events = [parse_event(p) for p in (await s.execute(sa.select(outbox_table.c.payload))).scalars()]
+    events = await recorded(client)
     assert [(e.country, e.device) for e in events if e.type == "PasswordChanged"] == [("DE", "Firefox on Windows")]
 
 
@@ -249,13 +238,7 @@ async def test_idn_17_18_support_verifies_code_then_blocks_and_unblocks(staffed)
     r, _ = await _login(c, SIGNUP["email"], SIGNUP["password"])
     assert r.status_code == 200
 
-    import sqlalchemy as sa
-
-    from identity.models import outbox_table
-    from manager_shared.events import parse_event
-
-    async with c._transport.app.state.runtime.db.transaction() as s:
-        events = [parse_event(p) for p in (await s.execute(sa.select(outbox_table.c.payload))).scalars()]
+    events = await recorded(c)
     status = [(e.type, e.account_version) for e in events if e.type in ("AccountBlocked", "AccountUnblocked")]
     assert status == [("AccountBlocked", 2), ("AccountUnblocked", 3)]
 

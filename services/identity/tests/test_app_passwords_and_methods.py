@@ -7,13 +7,11 @@ import hashlib
 import httpx
 import pyotp
 import pytest
-import sqlalchemy as sa
 
 from identity.app_passwords import new_app_password, normalize_app_password
 from identity.config import Settings
 from identity.main import create_app
-from identity.models import outbox_table
-from manager_shared.events import parse_event
+from manager_shared.testing.fixtures import recorded
 
 SIGNUP = {"email": "nina@example.ch", "password": "Gotthard-Tunnel-Lok-9", "first_name": "Nina",
           "last_name": "Rossi", "language": "it", "time_zone": "Europe/Zurich"}
@@ -45,10 +43,6 @@ async def _with_totp(client) -> tuple[dict, pyotp.TOTP, str]:
     assert r.status_code == 200
     return auth, app, enrol["id"]
 
-
-async def _events(client):
-    async with client._transport.app.state.runtime.db.transaction() as s:
-        return [parse_event(p) for p in (await s.execute(sa.select(outbox_table.c.payload))).scalars()]
 
 
 def _sync(client, login, password, key=SYNC_KEY):
@@ -97,7 +91,7 @@ async def test_idn_15_app_password_needs_2fa_then_authenticates_a_sync_client_wi
     r = await client.delete(f"/v1/me/app-passwords/{created.json()['id']}", headers=auth)
     assert r.status_code == 204
     assert (await _sync(client, SIGNUP["email"], password)).status_code == 401
-    types = [e.type for e in await _events(client)]
+    types = [e.type for e in await recorded(client)]
     assert "AppPasswordCreated" in types and "AppPasswordRevoked" in types
 
 
@@ -172,7 +166,7 @@ async def test_idn_16_17_support_resets_2fa_only_after_the_code_was_verified(cli
     # the owner signs in with the password alone now, and was told
     r = await client.post("/v1/sessions", json={"email": SIGNUP["email"], "password": SIGNUP["password"]})
     assert "access_token" in r.json()
-    disabled = [e for e in await _events(client) if e.type == "TwoFactorDisabled"]
+    disabled = [e for e in await recorded(client) if e.type == "TwoFactorDisabled"]
     assert disabled and disabled[-1].by_support and disabled[-1].methods == 0
 
 

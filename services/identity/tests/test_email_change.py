@@ -4,48 +4,16 @@ holds the code), effective only with the code sent to the new address; the
 profile always shows the current login. Also the recovery e-mail."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 
-import httpx
-import pytest
-import sqlalchemy as sa
 
 from identity import repository
-from identity.config import Settings
-from identity.main import create_app
-from identity.models import outbox_table
-from manager_shared.clock import FrozenClock
-from manager_shared.events import parse_event
+from manager_shared.testing.fixtures import recorded
 
 SIGNUP = {"email": "marc@example.fr", "password": "Camembert-Velo-Lyon-Pont-3", "first_name": "Marc",
           "last_name": "Durand", "language": "fr", "time_zone": "Europe/Paris"}
 OTHER = {**SIGNUP, "email": "claire@example.fr", "first_name": "Claire", "password": "Bordeaux-Vigne-Soleil-77"}
 NEW = "marc.durand@example.org"
 
-
-@pytest.fixture
-def frozen():
-    # Tokens are decoded against the real clock too (iat may not be in the
-    # future): the test clock starts 90 minutes back and moves less than that.
-    return FrozenClock(datetime.now(timezone.utc) - timedelta(minutes=90))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def client(request, tmp_path, service_env, frozen):
-    url = (f"sqlite+aiosqlite:///{tmp_path}/id.db" if request.param == "sqlite"
-           else request.getfixturevalue("postgres").create_database("identity"))
-    app = create_app(Settings(database_url=url, consumers_enabled=False, access_token_ttl_seconds=3 * 3600,
-                              **service_env), clock=frozen)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://identity") as c:
-            yield c
-
-
-async def _events(client, type_=None):
-    async with client._transport.app.state.runtime.db.transaction() as s:
-        events = [parse_event(p) for p in (await s.execute(sa.select(outbox_table.c.payload)
-                                                           .order_by(outbox_table.c.id))).scalars()]
-    return [e for e in events if type_ is None or e.type == type_]
 
 
 async def _auth(client, account=SIGNUP):
@@ -63,7 +31,7 @@ async def test_idn_06_login_changes_only_with_the_code_sent_to_the_new_address(c
     r = await client.post("/v1/me/email", headers=auth, json=_change())
     assert r.status_code == 202, r.text
     assert r.json()["status"] == "pending"
-    [asked] = await _events(client, "LoginEmailChangeRequested")
+    [asked] = await recorded(client, "LoginEmailChangeRequested")
     assert (asked.old_email, asked.new_email, len(asked.code)) == (SIGNUP["email"], NEW, 8)
     assert (await client.get("/v1/me", headers=auth)).json()["email"] == SIGNUP["email"]  # not yet
     pending = (await client.get("/v1/me/email", headers=auth)).json()
@@ -75,7 +43,7 @@ async def test_idn_06_login_changes_only_with_the_code_sent_to_the_new_address(c
     r = await client.post("/v1/me/email/confirm", headers=auth, json={"code": asked.code})
     assert (r.status_code, r.json()["email"]) == (200, NEW)
     assert (await client.get("/v1/me", headers=auth)).json()["email"] == NEW
-    [changed] = await _events(client, "LoginEmailChanged")
+    [changed] = await recorded(client, "LoginEmailChanged")
     assert (changed.old_email, changed.new_email) == (SIGNUP["email"], NEW)
     r = await client.post("/v1/me/email/confirm", headers=auth, json={"code": asked.code})
     assert (r.status_code, r.json()["code"]) == (422, "code_used")
@@ -101,7 +69,7 @@ async def test_idn_06_needs_the_current_password_and_wrong_ones_are_throttled(cl
         r = await client.post("/v1/me/email", headers=auth, json=_change(password="not-my-password"))
         statuses.append((r.status_code, r.json()["code"]))
     assert statuses[:3] == [(403, "wrong_password")] * 3 and statuses[3] == (429, "too_many_attempts")
-    assert await _events(client, "LoginEmailChangeRequested") == []
+    assert await recorded(client, "LoginEmailChangeRequested") == []
 
 
 async def test_idn_06_must_differ_from_the_recovery_email_and_the_current_login(client):
@@ -123,7 +91,7 @@ async def test_idn_06_another_accounts_login_is_not_revealed_when_asking(client)
     taken = await client.post("/v1/me/email", headers=auth, json=_change(OTHER["email"]))
     assert free.status_code == taken.status_code == 202
     assert free.json().keys() == taken.json().keys() and free.json()["message"] == taken.json()["message"]
-    asked = (await _events(client, "LoginEmailChangeRequested"))[-1]
+    asked = (await recorded(client, "LoginEmailChangeRequested"))[-1]
     assert asked.new_email == OTHER["email"]
     # only whoever reads that mailbox (and so holds the code) learns it is taken
     r = await client.post("/v1/me/email/confirm", headers=auth, json={"code": asked.code})
@@ -135,11 +103,11 @@ async def test_idn_06_a_race_for_the_same_address_ends_in_409_not_500(client, mo
     auth = await _auth(client)
     other_auth = await _auth(client, OTHER)
     await client.post("/v1/me/email", headers=auth, json=_change("shared@example.fr"))
-    mine = (await _events(client, "LoginEmailChangeRequested"))[-1]
+    mine = (await recorded(client, "LoginEmailChangeRequested"))[-1]
     client._transport.app.state.identity.clock.advance(seconds=61)  # one code a minute per address
     await client.post("/v1/me/email", headers=other_auth,
                       json=_change("shared@example.fr", password=OTHER["password"]))
-    theirs = (await _events(client, "LoginEmailChangeRequested"))[-1]
+    theirs = (await recorded(client, "LoginEmailChangeRequested"))[-1]
     assert (await client.post("/v1/me/email/confirm", headers=other_auth,
                               json={"code": theirs.code})).status_code == 200
 
@@ -156,12 +124,12 @@ async def test_idn_06_a_race_for_the_same_address_ends_in_409_not_500(client, mo
 async def test_idn_06_codes_expire_and_a_new_request_replaces_the_pending_one(client, frozen):
     auth = await _auth(client)
     await client.post("/v1/me/email", headers=auth, json=_change())
-    first = (await _events(client, "LoginEmailChangeRequested"))[-1]
+    first = (await recorded(client, "LoginEmailChangeRequested"))[-1]
     r = await client.post("/v1/me/email", headers=auth, json=_change())
     assert (r.status_code, r.json()["code"]) == (429, "too_many_codes") and "Retry-After" in r.headers
     frozen.advance(seconds=61)
     await client.post("/v1/me/email", headers=auth, json=_change("other.new@example.org"))
-    second = (await _events(client, "LoginEmailChangeRequested"))[-1]
+    second = (await recorded(client, "LoginEmailChangeRequested"))[-1]
     r = await client.post("/v1/me/email/confirm", headers=auth, json={"code": first.code})
     assert r.status_code == 422
     frozen.advance(minutes=30)
@@ -193,6 +161,6 @@ async def test_idn_01_recovery_email_needs_the_password_and_differs_from_the_log
     assert r.json() == {"recovery_email": None}
     kinds = [a["kind"] for a in (await client.get("/v1/me/activity", headers=auth)).json()["items"]]
     assert kinds.count("recovery_email_changed") == 2
-    changes = await _events(client, "RecoveryEmailChanged")
+    changes = await recorded(client, "RecoveryEmailChanged")
     assert [(e.old_recovery_email, e.recovery_email_hint) for e in changes] == [
         (None, "m•••@example.org"), ("marc.secours@example.org", None)]

@@ -3,47 +3,17 @@ enumeration, rate-limited, codes single use with few tries, every session
 ends, PasswordChanged(reason="reset"); a reset never bypasses 2FA (ASVS 6.4.3)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
-import httpx
 import pyotp
-import pytest
 import sqlalchemy as sa
 
-from identity.config import Settings
-from identity.main import create_app
-from identity.models import outbox_table
-from manager_shared.clock import FrozenClock
-from manager_shared.events import parse_event
+from manager_shared.testing.fixtures import recorded
 
 SIGNUP = {"email": "nora@example.be", "password": "Atomium-Frites-Brussel-8", "first_name": "Nora",
           "last_name": "Peeters", "language": "fr", "time_zone": "Europe/Brussels"}
 NEW_PASSWORD = "Gent-Belfort-Waffle-Spring-2"
 
-
-@pytest.fixture
-def frozen():
-    # Tokens are decoded against the real clock too (iat may not be in the
-    # future): the test clock starts 90 minutes back and moves less than that.
-    return FrozenClock(datetime.now(timezone.utc) - timedelta(minutes=90))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def client(request, tmp_path, service_env, frozen):
-    url = (f"sqlite+aiosqlite:///{tmp_path}/id.db" if request.param == "sqlite"
-           else request.getfixturevalue("postgres").create_database("identity"))
-    app = create_app(Settings(database_url=url, consumers_enabled=False, access_token_ttl_seconds=3 * 3600,
-                              **service_env), clock=frozen)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://identity") as c:
-            yield c
-
-
-async def _events(client, type_=None):
-    async with client._transport.app.state.runtime.db.transaction() as s:
-        events = [parse_event(p) for p in (await s.execute(sa.select(outbox_table.c.payload)
-                                                           .order_by(outbox_table.c.id))).scalars()]
-    return [e for e in events if type_ is None or e.type == type_]
 
 
 async def _sign_in(client, password=SIGNUP["password"]):
@@ -58,10 +28,10 @@ async def _account(client):
 
 async def _reset_code(client, channel="email", email=SIGNUP["email"]):
     """The code sent for this request (None if none was)."""
-    before = len(await _events(client))
+    before = len(await recorded(client))
     r = await client.post("/v1/password-reset", json={"email": email, "channel": channel})
     assert r.status_code == 202, r.text
-    sent = [e for e in (await _events(client))[before:] if e.type in ("PasswordResetRequested", "SmsCodeRequested")]
+    sent = [e for e in (await recorded(client))[before:] if e.type in ("PasswordResetRequested", "SmsCodeRequested")]
     return sent[-1] if sent else None
 
 
@@ -75,7 +45,7 @@ async def test_idn_13_request_answers_the_same_whether_or_not_the_account_exists
     unknown = await client.post("/v1/password-reset", json={"email": "nobody@example.be"})
     assert known.status_code == unknown.status_code == 202 and known.json() == unknown.json()
     assert known.headers.keys() == unknown.headers.keys()
-    sent = await _events(client, "PasswordResetRequested")
+    sent = await recorded(client, "PasswordResetRequested")
     assert [(e.email, len(e.code)) for e in sent] == [(SIGNUP["email"], 8)]  # the login: no recovery e-mail set
     assert timedelta(minutes=9) < sent[0].expires_at - sent[0].occurred_at <= timedelta(minutes=10)
     r = await client.post("/v1/password-reset", json={"email": "not an address"})
@@ -112,7 +82,7 @@ async def test_idn_13_sms_channel_without_an_sms_phone_falls_back_to_email(clien
                      json={"password": SIGNUP["password"], "phone": "+39 312 345 6789"})  # Italy: no SMS codes
     frozen.advance(seconds=61)
     sent = await _reset_code(client, "sms")
-    assert sent.type == "PasswordResetRequested" and await _events(client, "SmsCodeRequested") == []
+    assert sent.type == "PasswordResetRequested" and await recorded(client, "SmsCodeRequested") == []
 
 
 async def test_idn_13_confirm_sets_the_password_ends_every_session_and_tells_the_owner(client):
@@ -126,7 +96,7 @@ async def test_idn_13_confirm_sets_the_password_ends_every_session_and_tells_the
     assert (r.status_code, r.json()["code"]) == (401, "invalid_refresh_token")
     assert (await _sign_in(client)).status_code == 401
     assert (await _sign_in(client, NEW_PASSWORD)).status_code == 200
-    [changed] = await _events(client, "PasswordChanged")
+    [changed] = await recorded(client, "PasswordChanged")
     assert changed.reason == "reset"
     r = await client.post("/v1/password-reset/confirm", json={"email": SIGNUP["email"], "code": sent.code,
                                                               "new_password": "Another-Long-Passphrase-9"})
@@ -188,7 +158,7 @@ async def test_idn_13_requests_are_rate_limited_the_same_for_any_address(client,
             frozen.advance(seconds=61)
             statuses.append((await client.post("/v1/password-reset", json={"email": email})).status_code)
         assert statuses == [202] * 5 + [429]
-    assert len(await _events(client, "PasswordResetRequested")) == 5
+    assert len(await recorded(client, "PasswordResetRequested")) == 5
     frozen.advance(hours=1)
     assert (await client.post("/v1/password-reset", json={"email": SIGNUP["email"]})).status_code == 202
 
@@ -247,7 +217,7 @@ async def test_idn_13_reset_with_2fa_accepts_an_emergency_code(client, frozen):
         "email": SIGNUP["email"], "code": sent.code, "new_password": NEW_PASSWORD,
         "second_factor": {"method": "emergency_code", "emergency_code": emergency[0]}})
     assert r.status_code == 204, r.text
-    assert [e.remaining for e in await _events(client, "EmergencyCodeUsed")] == [9]
+    assert [e.remaining for e in await recorded(client, "EmergencyCodeUsed")] == [9]
 
 
 async def test_idn_13_wrong_second_factors_use_up_the_reset_code(client, frozen):
@@ -268,7 +238,7 @@ async def test_idn_13_wrong_second_factors_use_up_the_reset_code(client, frozen)
 async def test_idn_13_reset_with_sms_second_factor(client, frozen):
     _, auth = await _account(client)
     r = await client.post("/v1/me/2fa/sms", headers=auth, json={"phone": "+49 1512 3456789"})
-    enrol_code = (await _events(client, "SmsCodeRequested"))[-1].code
+    enrol_code = (await recorded(client, "SmsCodeRequested"))[-1].code
     assert (await client.post(f"/v1/me/2fa/sms/{r.json()['id']}/confirm", headers=auth,
                               json={"code": enrol_code})).status_code == 200
     sent = await _reset_code(client)  # by e-mail
@@ -277,7 +247,7 @@ async def test_idn_13_reset_with_sms_second_factor(client, frozen):
     assert r.status_code == 200, r.text
     sms = r.json()
     assert sms["sent_to"] == "+49 ••• •• 89"
-    second = (await _events(client, "SmsCodeRequested"))[-1]
+    second = (await recorded(client, "SmsCodeRequested"))[-1]
     r = await client.post("/v1/password-reset/confirm", json={
         "email": SIGNUP["email"], "code": sent.code, "new_password": NEW_PASSWORD,
         "second_factor": {"method": "sms", "challenge_id": sms["challenge_id"], "code": second.code}})
@@ -291,7 +261,7 @@ async def test_idn_13_the_phone_that_got_the_reset_code_is_not_a_second_factor(c
     await client.put("/v1/me/recovery-phone", headers=auth,
                      json={"password": SIGNUP["password"], "phone": "+41 79 123 45 67"})
     r = await client.post("/v1/me/2fa/sms", headers=auth, json={"phone": "+41 79 123 45 67"})
-    code = (await _events(client, "SmsCodeRequested"))[-1].code
+    code = (await recorded(client, "SmsCodeRequested"))[-1].code
     await client.post(f"/v1/me/2fa/sms/{r.json()['id']}/confirm", headers=auth, json={"code": code})
     frozen.advance(seconds=61)
     sent = await _reset_code(client, "sms")
@@ -306,4 +276,4 @@ async def test_idn_13_idn_18_a_blocked_account_gets_no_code(client):
     async with client._transport.app.state.runtime.db.transaction() as s:
         await s.execute(sa.text("UPDATE account SET status = 'blocked'"))
     r = await client.post("/v1/password-reset", json={"email": SIGNUP["email"]})
-    assert r.status_code == 202 and await _events(client, "PasswordResetRequested") == []
+    assert r.status_code == 202 and await recorded(client, "PasswordResetRequested") == []

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import httpx
 import jwt
@@ -16,11 +16,8 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from identity.config import Settings
 from identity.factor_push import answer_message, fetch_message, pairing_message
-from identity.main import create_app
 from identity.models import Activity, PushDevice, SigninThrottle
-from manager_shared.clock import FrozenClock
 
 TINA = {"email": "tina@example.ch", "password": "Gotthard-Tunnel-Lok-9", "first_name": "Tina",
         "last_name": "Keller", "language": "de", "time_zone": "Europe/Zurich"}
@@ -65,23 +62,14 @@ class App:
 
 
 @pytest.fixture
-def clock():
-    # Access tokens are also checked against the real clock (iat not in the
-    # future): the test clock starts 90 minutes back, moves less than that,
-    # and access tokens live long enough meanwhile.
-    return FrozenClock(datetime.now(timezone.utc) - timedelta(minutes=90))
+def clock(frozen):
+    return frozen
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def client(request, tmp_path, service_env, clock):
-    url = (f"sqlite+aiosqlite:///{tmp_path}/id.db" if request.param == "sqlite"
-           else request.getfixturevalue("postgres").create_database("identity"))
-    app = create_app(Settings(database_url=url, consumers_enabled=False,
-                              access_token_ttl_seconds=3 * 3600, trusted_proxies="127.0.0.1/32", **service_env),
-                     clock=clock)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://identity") as c:
-            yield c
+@pytest.fixture
+async def client(make_client, database_url, clock):
+    async with make_client(database_url, clock, trusted_proxies="127.0.0.1/32") as c:
+        yield c
 
 
 async def _account(client, who: dict) -> dict:

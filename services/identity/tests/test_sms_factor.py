@@ -8,19 +8,15 @@ import logging
 import uuid
 from datetime import datetime, timedelta, timezone
 
-import httpx
 import jwt
 import pyotp
 import pytest
 import sqlalchemy as sa
 
 from identity.codes import Budget, OneTimeCodes, Outcome, derive_key
-from identity.config import Settings
-from identity.main import create_app
-from identity.models import Account, OneTimeChallenge, outbox_table
+from identity.models import Account, OneTimeChallenge
 from identity.tokens import generate_private_pem
-from manager_shared.clock import FrozenClock
-from manager_shared.events import parse_event
+from manager_shared.testing.fixtures import recorded
 
 SIGNUP = {"email": "lea@example.ch", "password": "Matterhorn-Fondue-Sessel-4", "first_name": "Lea",
           "last_name": "Brunner", "language": "de", "time_zone": "Europe/Zurich"}
@@ -143,27 +139,10 @@ async def test_idn_14c_sending_budget_per_account_and_number(db, clock, account_
 # -- over HTTP ------------------------------------------------------------------------------
 
 @pytest.fixture
-def frozen():
-    # Tokens are decoded against the real clock too (iat may not be in the
-    # future): the test clock starts 90 minutes back and moves at most that far,
-    # and access tokens live long enough to stay valid meanwhile.
-    return FrozenClock(datetime.now(timezone.utc) - timedelta(minutes=90))
+async def client(make_client, tmp_path, frozen):
+    async with make_client(f"sqlite+aiosqlite:///{tmp_path}/id.db", frozen) as c:
+        yield c
 
-
-@pytest.fixture
-async def client(tmp_path, service_env, frozen):
-    app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/id.db", consumers_enabled=False,
-                              access_token_ttl_seconds=3 * 3600, **service_env), clock=frozen)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://identity") as c:
-            yield c
-
-
-async def _events(client, type_=None):
-    async with client._transport.app.state.runtime.db.transaction() as s:
-        events = [parse_event(p) for p in (await s.execute(sa.select(outbox_table.c.payload)
-                                                           .order_by(outbox_table.c.id))).scalars()]
-    return [e for e in events if type_ is None or e.type == type_]
 
 
 async def _signed_in(client):
@@ -175,7 +154,7 @@ async def _signed_in(client):
 async def _enrol(client, auth, phone=MOBILE):
     r = await client.post("/v1/me/2fa/sms", headers=auth, json={"phone": phone})
     assert r.status_code == 201, r.text
-    code = (await _events(client, "SmsCodeRequested"))[-1].code
+    code = (await recorded(client, "SmsCodeRequested"))[-1].code
     r2 = await client.post(f"/v1/me/2fa/sms/{r.json()['id']}/confirm", headers=auth, json={"code": code})
     assert r2.status_code == 200, r2.text
     return r.json(), r2.json()["emergency_codes"]
@@ -187,7 +166,7 @@ async def test_idn_14c_enrol_a_swiss_mobile_with_the_code_sent_to_it(client):
     assert r.status_code == 201, r.text
     enrol = r.json()
     assert enrol["sent_to"] == "+41 ••• •• 67" and "code" not in enrol
-    sent = (await _events(client, "SmsCodeRequested"))[-1]
+    sent = (await recorded(client, "SmsCodeRequested"))[-1]
     assert (sent.phone, sent.purpose, len(sent.code)) == ("+41791234567", "enrolment", 6)
     assert await client.get("/v1/me/2fa", headers=auth) and (await client.get("/v1/me/2fa", headers=auth)).json() == []
     wrong = "000000" if sent.code != "000000" else "111111"
@@ -197,7 +176,7 @@ async def test_idn_14c_enrol_a_swiss_mobile_with_the_code_sent_to_it(client):
     assert r.status_code == 200 and len(r.json()["emergency_codes"]) == 10
     methods = (await client.get("/v1/me/2fa", headers=auth)).json()
     assert [(m["kind"], m["name"]) for m in methods] == [("sms", "Work phone")]
-    assert [e.methods for e in await _events(client, "TwoFactorEnabled")] == [1]
+    assert [e.methods for e in await recorded(client, "TwoFactorEnabled")] == [1]
     r = await client.post(f"/v1/me/2fa/sms/{enrol['id']}/confirm", headers=auth, json={"code": sent.code})
     assert (r.status_code, r.json()["code"]) == (404, "method_not_found")  # done already
     r = await client.post("/v1/me/2fa/sms", headers=auth, json={"phone": "+41791234567"})
@@ -212,7 +191,7 @@ async def test_idn_14c_only_ch_fr_be_de_mobiles_can_be_enrolled(client, phone, c
     auth = await _signed_in(client)
     r = await client.post("/v1/me/2fa/sms", headers=auth, json={"phone": phone})
     assert (r.status_code, r.json()["code"]) == (422, code)
-    assert await _events(client, "SmsCodeRequested") == []
+    assert await recorded(client, "SmsCodeRequested") == []
 
 
 async def test_idn_14c_idn_19_enrolment_needs_a_recent_sign_in(client, frozen):
@@ -235,7 +214,7 @@ async def test_idn_14c_sign_in_with_an_sms_code_bound_to_the_mfa_token(client, f
     assert sms["sent_to"] == "+33 ••• •• 78"
     expires = datetime.fromisoformat(sms["expires_at"])
     assert timedelta(0) < expires - frozen.now() <= timedelta(minutes=10)
-    sent = (await _events(client, "SmsCodeRequested"))[-1]
+    sent = (await recorded(client, "SmsCodeRequested"))[-1]
     assert sent.purpose == "sign_in" and sent.phone == "+33612345678"
 
     # another sign-in's token cannot use this code
@@ -260,7 +239,7 @@ async def test_idn_14c_expired_or_wrong_sms_code_is_refused(client, frozen):
     token = (await client.post("/v1/sessions", json={"email": SIGNUP["email"],
                                                      "password": SIGNUP["password"]})).json()["mfa_token"]
     sms = (await client.post("/v1/sessions/mfa/sms", json={"mfa_token": token})).json()
-    code = (await _events(client, "SmsCodeRequested"))[-1].code
+    code = (await recorded(client, "SmsCodeRequested"))[-1].code
     step = {"mfa_token": token, "method": "sms", "challenge_id": sms["challenge_id"]}
     r = await client.post("/v1/sessions/mfa", json={**step, "code": "12345"})
     assert (r.status_code, r.json()["code"]) == (401, "invalid_second_factor")
@@ -289,7 +268,7 @@ async def test_idn_14c_sms_sending_is_rate_limited(client, frozen):
         statuses.append((await client.post("/v1/sessions/mfa/sms", json={"mfa_token": await mfa_token()})))
     assert [r.status_code for r in statuses] == [200, 200, 200, 429]  # 5 an hour, the enrolment's included
     assert int(statuses[-1].headers["Retry-After"]) > 3000
-    assert len(await _events(client, "SmsCodeRequested")) == 5
+    assert len(await recorded(client, "SmsCodeRequested")) == 5
     frozen.advance(hours=1)
     assert (await client.post("/v1/sessions/mfa/sms", json={"mfa_token": await mfa_token()})).status_code == 200
 
@@ -313,7 +292,7 @@ async def test_idn_14c_sms_method_removed_by_its_own_route(client, frozen):
     enrol, _ = await _enrol(client, auth)
     assert (await client.delete(f"/v1/me/2fa/sms/{enrol['id']}", headers=auth)).status_code == 204
     assert (await client.get("/v1/me/2fa", headers=auth)).json() == []
-    assert [e.methods for e in await _events(client, "TwoFactorDisabled")] == [0]
+    assert [e.methods for e in await recorded(client, "TwoFactorDisabled")] == [0]
 
 
 async def test_idn_14c_sms_codes_are_never_logged(client, frozen, caplog):
@@ -329,7 +308,7 @@ async def test_idn_14c_sms_codes_are_never_logged(client, frozen, caplog):
     token = (await client.post("/v1/sessions", json={"email": SIGNUP["email"],
                                                      "password": SIGNUP["password"]})).json()["mfa_token"]
     sms = (await client.post("/v1/sessions/mfa/sms", json={"mfa_token": token})).json()
-    codes = [e.code for e in await _events(client, "SmsCodeRequested")]
+    codes = [e.code for e in await recorded(client, "SmsCodeRequested")]
     r = await client.post("/v1/sessions/mfa", json={"mfa_token": token, "method": "sms",
                                                     "challenge_id": sms["challenge_id"], "code": codes[-1]})
     assert r.status_code == 200
@@ -354,13 +333,13 @@ async def test_idn_14c_rows_a_day_past_expiry_are_purged_when_a_code_is_issued(d
 async def test_idn_14c_enrolment_code_can_be_sent_again_and_the_old_one_stops_working(client, frozen):
     auth = await _signed_in(client)
     enrol = (await client.post("/v1/me/2fa/sms", headers=auth, json={"phone": "+32 470 12 34 56"})).json()
-    first = (await _events(client, "SmsCodeRequested"))[-1].code
+    first = (await recorded(client, "SmsCodeRequested"))[-1].code
     r = await client.post(f"/v1/me/2fa/sms/{enrol['id']}/resend", headers=auth)
     assert (r.status_code, r.json()["code"]) == (429, "too_many_codes")
     frozen.advance(seconds=61)
     r = await client.post(f"/v1/me/2fa/sms/{enrol['id']}/resend", headers=auth)
     assert r.status_code == 200 and r.json()["sent_to"] == "+32 ••• •• 56"
-    second = (await _events(client, "SmsCodeRequested"))[-1].code
+    second = (await recorded(client, "SmsCodeRequested"))[-1].code
     if first != second:
         r = await client.post(f"/v1/me/2fa/sms/{enrol['id']}/confirm", headers=auth, json={"code": first})
         assert (r.status_code, r.json()["code"]) == (422, "invalid_code")  # only the newest code counts

@@ -8,13 +8,11 @@ import httpx
 import jwt
 import pyotp
 import pytest
-import sqlalchemy as sa
 
 from identity import totp
 from identity.config import Settings
 from identity.main import create_app
-from identity.models import outbox_table
-from manager_shared.events import parse_event
+from manager_shared.testing.fixtures import recorded
 
 # RFC 6238 appendix B, SHA-1 secret "12345678901234567890", 8 digits.
 RFC6238 = [(59, "94287082"), (1111111109, "07081804"), (1111111111, "14050471"), (1234567890, "89005924"),
@@ -56,10 +54,6 @@ async def client(tmp_path, service_env):
             yield c
 
 
-async def _events(client):
-    async with client._transport.app.state.runtime.db.transaction() as s:
-        return [parse_event(p) for p in (await s.execute(sa.select(outbox_table.c.payload))).scalars()]
-
 
 async def _sign_in(client):
     return await client.post("/v1/sessions", json={"email": SIGNUP["email"], "password": SIGNUP["password"]})
@@ -94,7 +88,7 @@ async def test_idn_14a_enrol_totp_then_sign_in_needs_it_and_a_code_works_once(cl
     # the mfa token is not an access token anywhere
     assert (await client.get("/v1/me", headers={"Authorization": f"Bearer {challenge['mfa_token']}"})).status_code == 401
 
-    types = [(e.type, getattr(e, "methods", None), getattr(e, "remaining", None)) for e in await _events(client)]
+    types = [(e.type, getattr(e, "methods", None), getattr(e, "remaining", None)) for e in await recorded(client)]
     assert ("TwoFactorEnabled", 1, None) in types and ("EmergencyCodeUsed", None, 9) in types
 
 

@@ -4,7 +4,6 @@ clientDataJSON as a browser and key produce them); IDN-19 recent sign-in."""
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
 
 import httpx
 import jwt
@@ -14,10 +13,7 @@ import sqlalchemy as sa
 from soft_webauthn import SoftWebauthnDevice
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 
-from identity.config import Settings
-from identity.main import create_app
 from identity.models import WebAuthnCredential
-from manager_shared.clock import FrozenClock
 
 ORIGIN = "http://localhost:8001"
 TINA = {"email": "tina@example.ch", "password": "Gotthard-Tunnel-Lok-9", "first_name": "Tina",
@@ -55,22 +51,14 @@ def _json(made: dict, extra: dict) -> dict:
 
 
 @pytest.fixture
-def clock():
-    # Access tokens are also checked against the real clock (iat not in the
-    # future): the test clock starts 90 minutes back, moves less than that,
-    # and access tokens live long enough meanwhile.
-    return FrozenClock(datetime.now(timezone.utc) - timedelta(minutes=90))
+def clock(frozen):
+    return frozen
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def client(request, tmp_path, service_env, clock):
-    url = (f"sqlite+aiosqlite:///{tmp_path}/id.db" if request.param == "sqlite"
-           else request.getfixturevalue("postgres").create_database("identity"))
-    app = create_app(Settings(database_url=url, consumers_enabled=False,
-                              access_token_ttl_seconds=3 * 3600, **service_env), clock=clock)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://identity") as c:
-            yield c
+@pytest.fixture
+async def client(make_client, database_url, clock):
+    async with make_client(database_url, clock) as c:
+        yield c
 
 
 async def _account(client, who: dict) -> dict:

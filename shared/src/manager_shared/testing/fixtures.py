@@ -72,3 +72,19 @@ async def feed(app, *events) -> list[str]:
         consumer = next(c for c, _ in app.state.runtime.consumers if event.type in c.handlers)
         outcomes.append(await consumer.handle_raw(event.topic, event.to_bytes()))
     return outcomes
+
+
+async def recorded(target, type_: str | None = None) -> list:
+    """The events an app's unit of work recorded in its outbox (oldest first),
+    optionally of one type. `target` is the app or an httpx client over it."""
+    import sqlalchemy as sa
+
+    from ..events import parse_event
+
+    app = getattr(getattr(target, "_transport", None), "app", target)
+    runtime = app.state.runtime
+    table = runtime.outbox.table
+    async with runtime.db.transaction() as session:
+        rows = (await session.execute(sa.select(table.c.payload).order_by(table.c.id))).scalars()
+        events = [parse_event(p) for p in rows]
+    return [e for e in events if type_ is None or e.type == type_]

@@ -71,22 +71,6 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[18] if len(values) >= 20 else max(values)
 
 
-def _wait_ready(proc: subprocess.Popen, url: str, timeout: float = 90) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} not ready")
-
-
 def _metric(base: str, name: str, **labels: str) -> float:
     import httpx
 
@@ -249,7 +233,8 @@ async def _steady(bootstrap: str, _received, ids: list, events: int, rate: float
 
 
 def bench(database: str, args, broker_bootstrap: str, postgres=None, replicas: int = 1) -> dict:
-    from manager_shared.testing.fixtures import env_for, local_broker_settings
+    from manager_shared.testing.fixtures import local_broker_settings
+    from manager_shared.testing.platform import launch, stop, wait_ready
     from manager_shared.testing.ports import free_port
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-notifications-"))
@@ -259,20 +244,18 @@ def bench(database: str, args, broker_bootstrap: str, postgres=None, replicas: i
     smtp = subprocess.Popen([sys.executable, __file__, "smtp-sink", str(smtp_port), str(sink)],
                             stdout=subprocess.PIPE, text=True)
     assert smtp.stdout.readline().strip() == "ready"
-    env = env_for("NOTIFICATIONS_", {
+    settings = {
         **local_broker_settings(broker_bootstrap), "database_url": db_url, "log_level": "WARNING",
         "smtp_port": smtp_port, "delivery_batch_size": args.batch, "delivery_concurrency": args.concurrency,
-        "sms_file_path": str(tmp / "sms.jsonl")})
+        "sms_file_path": str(tmp / "sms.jsonl")}
     # Replicas share the work as in production: partitions of the consumer
     # group, and claims of due messages (SKIP LOCKED / compare-and-set).
     ports = [http_port] + [free_port() for _ in range(replicas - 1)]
     services = []
     try:
         for port in ports:  # one after the other: the first applies the migrations
-            services.append(subprocess.Popen(
-                [sys.executable, "-m", "notifications", "serve", "--port", str(port)], env=env,
-                stdout=subprocess.DEVNULL, stderr=open(tmp / f"service-{port}.log", "w")))
-            _wait_ready(services[-1], f"http://127.0.0.1:{port}/readyz")
+            services.append(launch("notifications", settings, port, tmp / f"service-{port}.log"))
+            wait_ready(services[-1], 90)
         time.sleep(2)  # the consumer group settles
         baseline = asyncio.run(smtp_baseline(smtp_port, 2000, args.concurrency))
         result = asyncio.run(run(broker_bootstrap, [f"http://127.0.0.1:{p}" for p in ports], sink, args.accounts, args.events, args.rate, args.low_rate))
@@ -281,9 +264,7 @@ def bench(database: str, args, broker_bootstrap: str, postgres=None, replicas: i
         dead = sum(_metric(f"http://127.0.0.1:{p}", "notifications_messages_total", status="dead") for p in ports)
     finally:
         for service in services:
-            service.terminate()
-        for service in services:
-            service.wait(30)
+            stop(service)
         smtp.terminate()
         smtp.wait(10)
     smtp_ceiling = (baseline + baseline_after) / 2

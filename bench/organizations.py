@@ -37,8 +37,9 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import httpx  # noqa: E402
 
-from manager_shared.testing.fixtures import env_for, local_broker_settings
+from manager_shared.testing.fixtures import local_broker_settings
 from manager_shared.testing.kafka import TansuBroker
+from manager_shared.testing.platform import launch, stop, wait_ready
 from manager_shared.testing.ports import free_port
 from manager_shared.testing.tokens import TestTokens
 
@@ -203,22 +204,10 @@ def bench_http(broker: TansuBroker, seconds: int, database_url: str) -> dict:
     overrides = {**local_broker_settings(broker.bootstrap), "database_url": database_url,
                  "log_level": "WARNING", "jwks_url": jwks_url}
     calls = asyncio.run(populate(Settings(**{**overrides, "consumers_enabled": False}), tokens))
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "organizations", "serve", "--port", str(port)],
-                            env=env_for("ORGANIZATIONS_", overrides), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    svc = launch("organizations", overrides)
+    base = svc.url
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("organizations did not start")
-            time.sleep(0.2)
+        wait_ready(svc)
         path, token = calls[0]
         answer = httpx.get(base + path, headers={"Authorization": f"Bearer {token}"}).json()
         assert "allowed" in answer, answer
@@ -232,8 +221,7 @@ def bench_http(broker: TansuBroker, seconds: int, database_url: str) -> dict:
         paced = asyncio.run(open_loop(base, calls, 500, seconds))
         paced_health = asyncio.run(open_loop(base, health, 500, seconds))  # the same pace on the trivial endpoint
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop(svc)
         jwks_server.shutdown()
     baseline = (health_rate + health_again) / 2
     return {"healthz_per_s": round(baseline, 1), "healthz_p95_ms": round(health_p95 * 1000, 2),

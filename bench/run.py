@@ -31,9 +31,9 @@ from pathlib import Path
 import httpx
 from argon2 import PasswordHasher, Type
 
-from manager_shared.testing.fixtures import env_for, local_broker_settings
+from manager_shared.testing.fixtures import local_broker_settings
 from manager_shared.testing.kafka import TansuBroker
-from manager_shared.testing.ports import free_port
+from manager_shared.testing.platform import launch, stop, wait_ready
 
 RESULTS = Path(__file__).with_name("results.json")
 PASSWORD = "Alpenrose-Matterhorn-42"
@@ -103,24 +103,12 @@ def wrk_signin_rate(base: str, seconds: int, concurrency: int) -> tuple[float, f
 
 def bench_signins(broker: TansuBroker, n: int, memory_kib: int = 19456, time_cost: int = 2) -> dict:
     tmp = tempfile.mkdtemp(prefix="bench-identity-")
-    port = free_port()
-    env = env_for("IDENTITY_", {**local_broker_settings(broker.bootstrap),
-                                "database_url": f"sqlite+aiosqlite:///{tmp}/identity.db", "log_level": "WARNING",
-                                "argon2_memory_kib": memory_kib, "argon2_time_cost": time_cost})
-    proc = subprocess.Popen([sys.executable, "-m", "identity", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    svc = launch("identity", {**local_broker_settings(broker.bootstrap),
+                              "database_url": f"sqlite+aiosqlite:///{tmp}/identity.db", "log_level": "WARNING",
+                              "argon2_memory_kib": memory_kib, "argon2_time_cost": time_cost})
+    base = svc.url
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("identity did not start")
-            time.sleep(0.2)
+        wait_ready(svc)
         httpx.post(f"{base}/v1/accounts", json={"email": "bench@example.ch", "password": PASSWORD,
                                                 "first_name": "B", "last_name": "M"}).raise_for_status()
         asyncio.run(http_signin_rate(base, 10, 2))  # warm-up
@@ -130,8 +118,7 @@ def bench_signins(broker: TansuBroker, n: int, memory_kib: int = 19456, time_cos
         by_wrk = wrk_signin_rate(base, max(5, int(n / max(raw, 1))), workers * 2)
         raw_again = raw_argon2_rate(n, workers, memory_kib, time_cost)  # bracket the HTTP run: the machine is shared and noisy
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop(svc)
     baseline = (raw + raw_again) / 2
     return {"signins": n, "raw_argon2id_verify_per_s": round(baseline, 1), "http_signins_per_s": round(http, 1),
             "ratio": round(http / baseline, 3), "http_signin_p95_ms": round(http_p95 * 1000, 1),

@@ -33,11 +33,50 @@ class ServiceProcess:
     name: str
     port: int
     process: subprocess.Popen
-    log_path: Path
+    log_path: Path | None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+def launch(name: str, overrides: dict, port: int | None = None, log_path: Path | None = None) -> ServiceProcess:
+    """One service as its own process (`python -m <name> serve`) with
+    `overrides` as its settings (environment, prefix `<NAME>_`); output to
+    `log_path`, or dropped. Call `wait_ready` before using it."""
+    port = port or free_port()
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    proc = subprocess.Popen([sys.executable, "-m", name, "serve", "--port", str(port)],
+                            env=env_for(f"{name.upper()}_", overrides), stdout=out, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    return ServiceProcess(name, port, proc, log_path)
+
+
+def wait_ready(svc: ServiceProcess, timeout: float = 60.0) -> None:
+    """Until `/readyz` answers 200; fails early (with the log's tail) if the process exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if svc.process.poll() is not None:
+            tail = svc.log_path.read_text()[-3000:] if svc.log_path else ""
+            raise RuntimeError(f"{svc.name} exited with {svc.process.returncode}; see {svc.log_path}:\n{tail}")
+        try:
+            if httpx.get(f"{svc.url}/readyz", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{svc.name} not ready after {timeout}s; see {svc.log_path}")
+
+
+def stop(svc: ServiceProcess, sig: int = signal.SIGTERM) -> None:
+    """Stop the service's process group (SIGKILL after 10 s)."""
+    if svc.process.poll() is None:
+        os.killpg(svc.process.pid, sig)
+        try:
+            svc.process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(svc.process.pid, signal.SIGKILL)
+            svc.process.wait()
 
 
 @dataclass
@@ -72,41 +111,20 @@ class Platform:
         return self
 
     def start_service(self, name: str) -> ServiceProcess:
-        log_path = self.log_dir / f"{name}.log"
-        env = env_for(f"{name.upper()}_", self.settings_for(name))
-        proc = subprocess.Popen(
-            [sys.executable, "-m", name, "serve", "--port", str(self.ports[name])],
-            env=env, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
-        self.processes[name] = ServiceProcess(name, self.ports[name], proc, log_path)
+        self.processes[name] = launch(name, self.settings_for(name), self.ports[name],
+                                      self.log_dir / f"{name}.log")
         return self.processes[name]
 
     def wait_ready(self, name: str, timeout: float = 60.0) -> None:
-        svc = self.processes[name]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if svc.process.poll() is not None:
-                raise RuntimeError(f"{name} exited with {svc.process.returncode}; see {svc.log_path}:\n"
-                                   + svc.log_path.read_text()[-3000:])
-            try:
-                if httpx.get(f"{svc.url}/readyz", timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"{name} not ready after {timeout}s; see {svc.log_path}")
+        wait_ready(self.processes[name], timeout)
 
     def url(self, name: str) -> str:
         return self.processes[name].url
 
     def stop_service(self, name: str, sig: int = signal.SIGTERM) -> None:
         svc = self.processes.pop(name, None)
-        if svc and svc.process.poll() is None:
-            os.killpg(svc.process.pid, sig)
-            try:
-                svc.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(svc.process.pid, signal.SIGKILL)
-                svc.process.wait()
+        if svc:
+            stop(svc, sig)
 
     def stop(self) -> None:
         for name in list(self.processes):

@@ -3,9 +3,11 @@ per test session (five service processes, PostgreSQL, Tansu, SMTP catcher)."""
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 
+from manager_shared.testing.kafka import TansuBroker
 from manager_shared.testing.platform import SERVICES, Platform
 
 # The key an IMAP/DAV server presents to identity to check app passwords (IDN-15).
@@ -13,8 +15,19 @@ SYNC_CLIENT_KEY = "e2e-sync-server-key-5f1c2a"
 
 
 @pytest.fixture(scope="session")
-def platform(kafka, postgres, _mail_catcher_session, tmp_path_factory):
-    p = Platform(bootstrap=kafka.bootstrap, smtp_port=_mail_catcher_session.smtp_port,
+def platform_broker(tmp_path_factory):
+    """A broker of the platform's own: the session's shared `kafka` broker
+    holds events other tests published on the real topic names (accounts and
+    organizations nobody here knows), which the platform's consumers would
+    first have to wade through."""
+    broker = TansuBroker(log_path=Path(tmp_path_factory.mktemp("tansu-platform")) / "tansu.log").start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def platform(platform_broker, postgres, _mail_catcher_session, tmp_path_factory):
+    p = Platform(bootstrap=platform_broker.bootstrap, smtp_port=_mail_catcher_session.smtp_port,
                  database_urls={n: postgres.create_database(n) for n in SERVICES},
                  log_dir=tmp_path_factory.mktemp("platform-logs"),
                  # the test client is the "proxy" on 127.0.0.1 that says where users come from

@@ -68,7 +68,7 @@ async def _republish(bootstrap: str, topic: str, key: bytes, value: bytes) -> No
         await producer.stop()
 
 
-def test_idn_07_first_flow_end_to_end(platform, mail_catcher, kafka):
+def test_idn_07_first_flow_end_to_end(platform, mail_catcher):
     email = f"anna.{uuid.uuid4().hex[:6]}@example.ch"
     identity = httpx.Client(base_url=platform.url("identity"), timeout=10)
 
@@ -118,9 +118,9 @@ def test_idn_07_first_flow_end_to_end(platform, mail_catcher, kafka):
     assert sign_in(identity, email, BERN).status_code == 200
 
     # NTF-04: the same LoginFromNewLocation delivered again → still one mail
-    key, value = asyncio.run(_find_event(kafka.bootstrap, "identity.account.v1", "LoginFromNewLocation", account_id))
+    key, value = asyncio.run(_find_event(platform.bootstrap, "identity.account.v1", "LoginFromNewLocation", account_id))
     before = consumed(platform, "notifications", "LoginFromNewLocation", "duplicate")
-    asyncio.run(_republish(kafka.bootstrap, "identity.account.v1", key, value))
+    asyncio.run(_republish(platform.bootstrap, "identity.account.v1", key, value))
     eventually(lambda: consumed(platform, "notifications", "LoginFromNewLocation", "duplicate") > before)
     time.sleep(1.0)  # let any (wrong) second delivery reach the SMTP server
     assert len([m for m in mail_catcher.messages if to_anna(m)]) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from manager_shared.cli import PAYLOAD_LOGGERS, quiet_payload_loggers
+from manager_shared.runtime import PAYLOAD_LOGGERS, quiet_payload_loggers
 
 
 def test_x_payload_loggers_stay_quiet_at_debug():

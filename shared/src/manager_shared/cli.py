@@ -13,17 +13,6 @@ def _load(ref: str):
     return getattr(importlib.import_module(module), attr)
 
 
-# Drivers that log statement parameters or message bodies at DEBUG: those
-# carry one-time codes and addresses (outbox payloads), so they never go
-# below WARNING whatever LOG_LEVEL says (X-: no secrets in logs).
-PAYLOAD_LOGGERS = ("aiosqlite", "aiokafka", "sqlalchemy.engine", "asyncpg", "faststream.access")
-
-
-def quiet_payload_loggers() -> None:
-    for name in PAYLOAD_LOGGERS:
-        logging.getLogger(name).setLevel(max(logging.getLogger(name).level, logging.WARNING))
-
-
 def run(service: str, app_factory: str, settings_ref: str, *, default_port: int) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m {service}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -35,7 +24,6 @@ def run(service: str, app_factory: str, settings_ref: str, *, default_port: int)
     settings = _load(settings_ref)()
     logging.basicConfig(level=settings.log_level.upper(),
                         format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s")
-    quiet_payload_loggers()
     if args.command == "migrate":
         from .db import Database, migrate
 

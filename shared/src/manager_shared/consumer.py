@@ -48,9 +48,11 @@ class EventConsumer:
         # Observer of every outcome (type, outcome): tests and the probe use it.
         self.on_outcome: Callable[[str, str], None] | None = None
 
-    def on(self, event_type: type[Event]) -> Callable[[Handler], Handler]:
+    def on(self, *event_types: type[Event]) -> Callable[[Handler], Handler]:
+        """Decorator: `fn(session, event)` handles these event types."""
         def register(fn: Handler) -> Handler:
-            self.handlers[event_type.model_fields["type"].default] = fn
+            for event_type in event_types:
+                self.handlers[event_type.model_fields["type"].default] = fn
             return fn
         return register
 

@@ -27,6 +27,16 @@ from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
+# Drivers that log statement parameters or message bodies at DEBUG: those
+# carry one-time codes and addresses (outbox payloads, queued messages), so
+# they never go below WARNING whatever LOG_LEVEL says (no secrets in logs).
+PAYLOAD_LOGGERS = ("aiosqlite", "aiokafka", "sqlalchemy.engine", "asyncpg", "faststream.access")
+
+
+def quiet_payload_loggers() -> None:
+    for name in PAYLOAD_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.getLogger(name).level, logging.WARNING))
+
 
 class ServiceRuntime:
     """Everything a service needs at run time, built once in its main.py."""
@@ -82,8 +92,7 @@ class ServiceRuntime:
             if access is not None:
                 await access.apply(session, event)
 
-        for event_type in (ACCESS_EVENTS if access is not None else membership_events):
-            consumer.on(event_type)(on_access_event)
+        consumer.on(*(ACCESS_EVENTS if access is not None else membership_events))(on_access_event)
 
     def _follow_blocking(self) -> None:
         if self.blocked is None:
@@ -91,12 +100,8 @@ class ServiceRuntime:
         status = self.consumer("account_status", AccountBlocked.topic)
         blocked = self.blocked
 
-        @status.on(AccountBlocked)
-        async def on_blocked(session, event: AccountBlocked) -> None:
-            await blocked.apply(session, event)
-
-        @status.on(AccountUnblocked)
-        async def on_unblocked(session, event: AccountUnblocked) -> None:
+        @status.on(AccountBlocked, AccountUnblocked)
+        async def on_block_change(session, event: AccountBlocked | AccountUnblocked) -> None:
             await blocked.apply(session, event)
 
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
@@ -199,6 +204,7 @@ class ServiceRuntime:
         app = FastAPI(title=f"Manager {self.name}", version=version, description=description,
                       lifespan=self.lifespan)
         app.state.runtime = self
+        quiet_payload_loggers()
         # after the service's own consumers: theirs come first in `consumers`
         self._follow_memberships()
         self._follow_blocking()

@@ -1,24 +1,20 @@
 """HTTP API of SMS codes as a second factor (IDN-14c), password reset
-(IDN-13), login and recovery e-mail changes (IDN-06); `install` wires them
-into the app (main.py)."""
+(IDN-13), login and recovery e-mail changes (IDN-06)."""
 from __future__ import annotations
 
 import logging
 import uuid
 
-from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Request, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from manager_shared.auth import Principal
-from manager_shared.runtime import ServiceRuntime, current_principal, runtime_of
+from manager_shared.runtime import current_principal, runtime_of
 
 from .api import where
-from .codes import OneTimeCodes, derive_key
-from .config import Settings
 from .db import get_session
 from .email_change import EmailChange
 from .factor_sms import SmsFactor
-from .keys import load_signing_key
 from .location import Location
 from .recovery import PasswordReset
 from .schemas import EmergencyCodes
@@ -167,20 +163,3 @@ async def set_recovery_email(data: RecoveryEmailUpdate, request: Request, who: P
     must differ from the login (422 same_as_login_email)."""
     return await _email(request).set_recovery_email(runtime_of(request).db, who, data.password,
                                                     data.recovery_email, where(request))
-
-
-def install(app: FastAPI, runtime: ServiceRuntime, settings: Settings) -> None:
-    """Register the SMS factor, the reset and e-mail services and the routes;
-    the HMAC key of the codes is loaded at start-up (codes.py says why)."""
-    identity, two_factor = app.state.identity, app.state.two_factor
-    codes = OneTimeCodes(lambda: identity.clock, max_attempts=settings.code_max_attempts)
-    sms = two_factor.register(SmsFactor(codes))
-    app.state.password_reset = PasswordReset(identity=identity, two_factor=two_factor, codes=codes, sms=sms)
-    app.state.email_change = EmailChange(identity=identity, codes=codes)
-
-    async def load_code_key() -> None:
-        secret = settings.one_time_code_key.get_secret_value() if settings.one_time_code_key else None
-        codes.use_key(derive_key(secret, "" if secret else await load_signing_key(runtime.db, settings)))
-
-    runtime.on_startup(load_code_key)
-    app.include_router(router)

@@ -1,7 +1,6 @@
 """Composition root of notifications: settings, runtime, service, delivery worker, app."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -20,16 +19,8 @@ from .service import QUEUED_FLAG, NotificationService
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def quiet_parameter_logging() -> None:
-    """aiosqlite logs every statement with its parameters at DEBUG, and a
-    queued message's parameters include one-time codes: never below INFO,
-    whatever LOG_LEVEL says (codes are never logged, IDN-16)."""
-    logging.getLogger("aiosqlite").setLevel(max(logging.getLogger("aiosqlite").getEffectiveLevel(), logging.INFO))
-
-
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings()
-    quiet_parameter_logging()
     clock = clock or SystemClock()
     runtime = ServiceRuntime("notifications", settings, outbox_table=outbox_table, inbox_table=inbox_table,
                              migrations=MIGRATIONS, blocked_table=blocked_table)

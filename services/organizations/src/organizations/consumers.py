@@ -26,12 +26,9 @@ def register(runtime: ServiceRuntime, service: OrganizationsService, policy: Pol
     async def on_email_changed(session, event: LoginEmailChanged) -> None:
         await policy.email_changed(session, event)
 
-    @accounts.on(TwoFactorEnabled)
-    async def on_two_factor_enabled(session, event: TwoFactorEnabled) -> None:
-        await policy.two_factor_changed(session, event)
-
-    @accounts.on(TwoFactorDisabled)
-    async def on_two_factor_disabled(session, event: TwoFactorDisabled) -> None:
+    @accounts.on(TwoFactorEnabled, TwoFactorDisabled)
+    async def on_two_factor_changed(session, event: TwoFactorEnabled | TwoFactorDisabled) -> None:
+        """ORG-11: the member's 2FA status, from the count the event carries."""
         await policy.two_factor_changed(session, event)
 
     catalog = runtime.consumer("products", ProductProvisioned.topic)

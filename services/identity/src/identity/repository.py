@@ -4,9 +4,10 @@ from __future__ import annotations
 import uuid
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
+
+from manager_shared.db import insert_if_absent
 
 from .models import Account, Activity, KnownLocation, RefreshToken, SignInSession, SigningKey, SigninThrottle
 
@@ -61,19 +62,14 @@ async def throttles(session: AsyncSession, keys) -> list[SigninThrottle]:
 
 
 async def throttle_for_update(session: AsyncSession, key: str) -> SigninThrottle:
-    """The key's tally row, locked for this transaction (created if new; a
-    concurrent creator makes us re-read rather than fail)."""
+    """The key's tally row, locked for this transaction (created if new;
+    a concurrent creator's row is the one we then lock and read)."""
     query = select(SigninThrottle).where(SigninThrottle.key == key).with_for_update()
     row = (await session.execute(query)).scalar_one_or_none()
     if row is not None:
         return row
-    try:
-        async with session.begin_nested():
-            row = SigninThrottle(key=key)
-            session.add(row)
-        return row
-    except IntegrityError:
-        return (await session.execute(query)).scalar_one()
+    await insert_if_absent(session, SigninThrottle.__table__, {"key": key, "consecutive": 0, "in_hour": 0})
+    return (await session.execute(query)).scalar_one()
 
 
 async def activity_of(session: AsyncSession, account_id: uuid.UUID, limit: int, before: int | None) -> list[Activity]:

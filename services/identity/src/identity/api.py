@@ -167,13 +167,6 @@ async def confirm_totp(method_id: uuid.UUID, data: TotpConfirm, request: Request
     return EmergencyCodes(emergency_codes=codes)
 
 
-@router.delete("/me/2fa/totp/{method_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_totp(method_id: uuid.UUID, request: Request, who: Principal = Depends(current_principal),
-                      session: AsyncSession = Depends(get_session)):
-    """Remove an authenticator app (needs a recent sign-in)."""
-    await request.app.state.two_factor.remove(session, who, method_id, kind="totp")
-
-
 @router.patch("/me/2fa/{method_id}", response_model=TwoFactorMethodRead)
 async def rename_method(method_id: uuid.UUID, data: MethodRename, request: Request,
                         who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):

@@ -47,13 +47,6 @@ async def confirm_push_pairing(pairing_id: uuid.UUID, request: Request, who: Pri
     return await factor_of(request).confirm_pairing(session, who, pairing_id)
 
 
-@router.delete("/me/2fa/push/{method_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_push_device(method_id: uuid.UUID, request: Request, who: Principal = Depends(current_principal),
-                             session: AsyncSession = Depends(get_session)):
-    """Unpair a device (needs a recent sign-in); the last factor turns 2FA off."""
-    await request.app.state.two_factor.remove(session, who, method_id, kind="push")
-
-
 @router.post("/push/devices", response_model=PushDeviceRegistered, status_code=status.HTTP_201_CREATED)
 async def register_push_device(data: PushDeviceRegister, request: Request,
                                session: AsyncSession = Depends(get_session)):

@@ -70,13 +70,6 @@ async def confirm_sms(method_id: uuid.UUID, data: SmsConfirm, request: Request,
     return EmergencyCodes(emergency_codes=codes)
 
 
-@router.delete("/me/2fa/sms/{method_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_sms(method_id: uuid.UUID, request: Request, who: Principal = Depends(current_principal),
-                     session: AsyncSession = Depends(get_session)):
-    """Remove an SMS number (needs a recent sign-in)."""
-    await request.app.state.two_factor.remove(session, who, method_id, kind="sms")
-
-
 @router.post("/sessions/mfa/sms", response_model=SmsChallenge)
 async def send_sign_in_sms(data: SmsSignInCode, request: Request):
     """Second step of sign-in by SMS: send a code to the account's number

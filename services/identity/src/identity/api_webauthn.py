@@ -1,7 +1,6 @@
 """HTTP API of security keys (IDN-14b): thin routers over factor_webauthn.py."""
 from __future__ import annotations
 
-import uuid
 
 from fastapi import APIRouter, Depends, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,13 +40,6 @@ async def finish_security_key(data: WebAuthnRegistrationFinish, request: Request
     one. The account's first second factor returns the 10 emergency codes, once."""
     return await factor_of(request).finish_registration(runtime_of(request).db, who, data.challenge_id,
                                                         data.credential)
-
-
-@router.delete("/me/2fa/webauthn/{method_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_security_key(method_id: uuid.UUID, request: Request, who: Principal = Depends(current_principal),
-                              session: AsyncSession = Depends(get_session)):
-    """Remove a security key (needs a recent sign-in); the last factor turns 2FA off."""
-    await request.app.state.two_factor.remove(session, who, method_id, kind="webauthn")
 
 
 @router.post("/sessions/mfa/webauthn/options", response_model=WebAuthnOptions)

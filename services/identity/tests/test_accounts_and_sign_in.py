@@ -171,3 +171,18 @@ async def test_idn_14_concurrent_finishes_of_one_second_step_open_one_session(db
     assert len([r for r in results if r is not None]) == 1
     async with db.transaction() as s:
         assert (await s.execute(sa.select(sa.func.count()).select_from(SignInSession))).scalar_one() == 1
+
+
+async def test_x_02_sign_up_failing_after_its_savepoint_leaves_no_account(db, service, monkeypatch):
+    """The account is written in a savepoint; if the unit of work then fails
+    (here: recording AccountRegistered), neither the account nor its event
+    remains, on SQLite as on PostgreSQL."""
+    async def broken_record(*_args, **_kw):
+        raise RuntimeError("outbox unavailable")
+
+    monkeypatch.setattr(service.outbox, "record", broken_record)
+    with pytest.raises(RuntimeError):
+        await _register(db, service)
+    async with db.transaction() as s:
+        assert (await s.execute(sa.select(sa.func.count()).select_from(Account))).scalar() == 0
+    assert await _events(db) == []

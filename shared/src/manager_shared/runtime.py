@@ -18,6 +18,7 @@ from .access_check import ACCESS_EVENTS
 from .auth import JwksCache, Principal, TokenVerifier, bearer_token
 from .consumer import EventConsumer
 from .db import Database, migrate
+from .body_limit import BodyLimitMiddleware
 from .errors import AccountIsBlocked, install_error_handlers
 from .events import AccountBlocked, AccountUnblocked, MemberAdded, MemberRemoved, MemberRoleChanged, OrganizationDeleted
 from .metrics import MetricsMiddleware, metrics_response
@@ -206,6 +207,8 @@ class ServiceRuntime:
         # after the service's own consumers: theirs come first in `consumers`
         self._follow_memberships()
         self._follow_blocking()
+        # inside the metrics middleware, so refused bodies are counted too
+        app.add_middleware(BodyLimitMiddleware, max_bytes=self.settings.max_request_body_bytes)
         app.add_middleware(MetricsMiddleware, service=self.name)
         install_error_handlers(app)
         app.include_router(self._ops_router(version))

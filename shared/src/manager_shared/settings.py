@@ -28,6 +28,8 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = 5
     consumer_backoff_base: float = 0.2
     relay_batch_size: int = 500
+    # Larger request bodies are refused with 413 before they are read (1 MiB).
+    max_request_body_bytes: int = 1024 * 1024
     # /readyz answers within this (503 naming the check that did not answer in time).
     readiness_timeout_seconds: float = 0.8
     log_level: str = "INFO"

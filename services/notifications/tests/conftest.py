@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from manager_shared.db import migrate
 from manager_shared import events as ev
 from manager_shared.events import AccountRegistered, Event, LoginFromNewLocation
+from manager_shared.testing.sealing import sealed_bytes
 from notifications.config import Settings
 from notifications.main import MIGRATIONS, create_app
 from notifications.models import Message
@@ -155,7 +156,8 @@ class Harness:
         return self.app.state.notifications
 
     async def feed(self, *events: Event) -> list[str]:
-        return [await self.consumer.handle_raw(e.topic, e.to_bytes()) for e in events]
+        # as the producers publish them: codes and tokens sealed to this run's key
+        return [await self.consumer.handle_raw(e.topic, sealed_bytes(e)) for e in events]
 
     async def messages(self, *where) -> list[Message]:
         async with self.runtime.db.transaction() as session:

@@ -12,6 +12,7 @@ import pytest
 
 from manager_shared.events import SmsCodeRequested
 from manager_shared.testing.ports import free_port
+from manager_shared.testing.sealing import sealed_bytes
 from notifications.main import create_app, MIGRATIONS
 from notifications.models import DEAD, FAILED, SENT
 from notifications.sms import HttpSmsGateway, Sms
@@ -126,7 +127,7 @@ async def test_idn_14_sms_code_event_delivered_through_the_http_gateway(provider
         account = events.registered("de")
         sms = events.sample(SmsCodeRequested, account.account_id, purpose="password_reset")
         for event in (account, sms):
-            await state.consumer.handle_raw(event.topic, event.to_bytes())
+            await state.consumer.handle_raw(event.topic, sealed_bytes(event))  # the code sealed
         provider.answers.append((503, {"error": "unavailable"}))
         await state.delivery.deliver_due()
         [row] = await _rows(state)

@@ -13,6 +13,7 @@ from manager_shared.clock import Clock
 from manager_shared.events import (AccountRegistered, ProductProvisioned, TwoFactorDisabled, TwoFactorEnabled,
                                    parse_event)
 from manager_shared.testing.fixtures import feed
+from manager_shared.testing.sealing import opened
 from manager_shared.testing.tokens import TestTokens
 from organizations.config import Settings
 from organizations.main import create_app
@@ -86,7 +87,7 @@ class World:
     async def events(self, type_: str | None = None) -> list:
         async with self.app.state.runtime.db.transaction() as s:
             rows = (await s.execute(sa.select(outbox_table.c.payload).order_by(outbox_table.c.id))).scalars().all()
-        events = [parse_event(p) for p in rows]
+        events = [opened(parse_event(p)) for p in rows]  # invitation tokens are sealed
         return [e for e in events if type_ is None or e.type == type_]
 
 

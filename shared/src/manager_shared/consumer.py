@@ -8,6 +8,7 @@ after the handler returns, seek back if it raises), never on receipt.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +34,31 @@ Handler = Callable[[AsyncSession, Event], Awaitable[None]]
 
 def dlq_topic(topic: str) -> str:
     return f"{topic}.dlq"
+
+
+# --- what a dead letter may say about its error (X-06) ---------------------
+# An exception's text can carry the data it failed on: pydantic quotes the
+# input (a code sent in clear), a database error its statement parameters (a
+# rendered mail). Dead-letter headers outlive everything, so they get only
+# what cannot hold a value: pydantic's locations and messages without input,
+# the text of exceptions that declare `safe_to_log = True`, else the type and
+# where it was raised.
+
+def safe_error(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                         for e in exc.errors(include_url=False, include_context=False, include_input=False))
+    if isinstance(exc, json.JSONDecodeError):
+        return f"invalid JSON at line {exc.lineno} column {exc.colno}"
+    if getattr(exc, "safe_to_log", False):
+        return str(exc)
+    return type(exc).__name__
+
+
+def safe_trace(exc: BaseException) -> str:
+    """The innermost frames as `file:line in function`, no values."""
+    frames = traceback.extract_tb(exc.__traceback__)[-5:]
+    return "\n".join(f"{f.filename}:{f.lineno} in {f.name}" for f in frames) or type(exc).__name__
 
 
 class EventConsumer:
@@ -189,8 +216,8 @@ class EventConsumer:
     async def _dead_letter(self, topic: str, body: bytes, exc: BaseException, record, attempts: int) -> None:
         headers = {
             "x-error-type": type(exc).__name__,
-            "x-error": str(exc)[:1000],
-            "x-error-trace": "".join(traceback.format_exception_only(exc))[:2000],
+            "x-error": safe_error(exc)[:1000],
+            "x-error-trace": safe_trace(exc)[:2000],
             "x-original-topic": topic,
             "x-consumer": f"{self.service}.{self.name}",
             "x-attempts": str(attempts),

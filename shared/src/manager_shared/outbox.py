@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .db import Database
 from .events import Event
 from .metrics import EVENTS_PUBLISH_FAILURES, EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
+from .sealing import Sealer
 
 log = logging.getLogger(__name__)
 
@@ -24,20 +25,23 @@ Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[object]]
 class Outbox:
     """Writes events into the outbox table of the caller's transaction."""
 
-    def __init__(self, table: sa.Table) -> None:
-        self.table = table
+    def __init__(self, table: sa.Table, sealer: Sealer | None = None) -> None:
+        # `sealer` seals secret fields (codes, tokens) to notifications' key
+        # before they reach the row (X-06); without one such an event raises.
+        self.table, self.sealer = table, sealer
 
     async def record(self, session: AsyncSession, *events: Event) -> None:
         """Add events to the current unit of work; nothing is published
         unless and until that transaction commits."""
         if not events:
             return
+        payloads = [e.to_bytes(self.sealer).decode() for e in events]  # before anything is written
         session.info[OUTBOX_FLAG] = True  # wakes the relay once this transaction commits
         now = datetime.now(timezone.utc)
         await session.execute(self.table.insert(), [
             {"event_id": e.event_id, "topic": e.topic, "key": e.key, "type": e.type,
-             "payload": e.model_dump_json(), "created_at": now}
-            for e in events
+             "payload": payload, "created_at": now}
+            for e, payload in zip(events, payloads)
         ])
 
 

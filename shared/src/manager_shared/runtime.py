@@ -23,6 +23,7 @@ from .errors import AccountIsBlocked, install_error_handlers
 from .events import AccountBlocked, AccountUnblocked, MemberAdded, MemberRemoved, MemberRoleChanged, OrganizationDeleted
 from .metrics import MetricsMiddleware, metrics_response
 from .outbox import Outbox, OutboxRelay
+from .sealing import producer_sealer
 from .readiness import CachedProbe, run_checks
 from .topics import ensure_topics
 from .settings import ServiceSettings
@@ -52,7 +53,9 @@ class ServiceRuntime:
             settings.kafka_bootstrap, acks="all", enable_idempotence=settings.kafka_idempotence,
             client_id=f"manager-{name}", log_level=logging.DEBUG,
             description=f"Events produced and consumed by the {name} service.")
-        self.outbox = Outbox(outbox_table)
+        # Codes and tokens in events are sealed to notifications' key; a
+        # producer of them without the key refuses to start (X-06).
+        self.outbox = Outbox(outbox_table, sealer=producer_sealer(name, settings.notifications_seal_key))
         self.relay = OutboxRelay(self.db, outbox_table, self._publish, service=name,
                                  batch_size=settings.relay_batch_size)
         self.inbox_table = inbox_table

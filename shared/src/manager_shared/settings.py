@@ -28,6 +28,13 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = 5
     consumer_backoff_base: float = 0.2
     relay_batch_size: int = 500
+    # notifications' current seal public key (base64url X25519): codes and
+    # tokens in events are sealed to it (X-06). A producer of such events
+    # (identity, organizations) refuses to start without it.
+    notifications_seal_key: str = ""
+    # A published outbox row's sealed fields are erased this long after
+    # publication (a replay of the outbox within it still carries them).
+    outbox_redact_after_seconds: float = 600.0
     # Larger request bodies are refused with 413 before they are read (1 MiB).
     max_request_body_bytes: int = 1024 * 1024
     # /readyz answers within this (503 naming the check that did not answer in time).

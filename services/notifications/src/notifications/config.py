@@ -14,6 +14,10 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///./data/notifications.db"
+    # Private keys (base64url X25519, comma-separated) that open the codes and
+    # tokens producers sealed to this service; producers seal to the
+    # newest public key, the older ones stay here until their events are gone.
+    seal_private_keys: SecretStr | None = None
     # SMTP relay (NTF-03). Production: a submission port with STARTTLS and credentials.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

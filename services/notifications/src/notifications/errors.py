@@ -19,5 +19,7 @@ class RecipientUnknown(Exception):
     """An event names an account this service has not heard of. Raised inside
     the consumer, so the event is retried and then dead-lettered, never dropped."""
 
+    safe_to_log = True  # names an account id only: may go into dead-letter headers
+
 
 __all__ = ["AccountAndOrganization", "NotAnOrganizationManager", "NotYourMessages", "RecipientUnknown"]

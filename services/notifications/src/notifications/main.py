@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from manager_shared.clock import Clock, SystemClock
 from manager_shared.runtime import ServiceRuntime
+from manager_shared.sealing import Keyring
 
 from . import __version__, api, consumers
 from .config import Settings
@@ -24,8 +25,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     clock = clock or SystemClock()
     runtime = ServiceRuntime("notifications", settings, outbox_table=outbox_table, inbox_table=inbox_table,
                              migrations=MIGRATIONS, blocked_table=blocked_table)
+    # Opens the codes and tokens sealed to this service; no key, no start.
+    keyring = Keyring.from_setting(settings.seal_private_keys.get_secret_value() if settings.seal_private_keys
+                                   else None)
     service = NotificationService(clock=clock, default_language=settings.default_language,
-                                  default_time_zone=settings.default_time_zone)
+                                  default_time_zone=settings.default_time_zone, keyring=keyring)
     consumer = consumers.register(runtime, service)
 
     async def publish(body: bytes, topic: str, key: bytes, headers: dict[str, str]) -> None:

@@ -17,6 +17,7 @@ from manager_shared.clock import Clock
 from manager_shared.events import (AccountPreferencesChanged, AccountRegistered, Event, LoginEmailChanged,
                                    MemberAdded, MemberRemoved, MemberRoleChanged, MemberTwoFactorStatusChanged,
                                    OrganizationCreated, OrganizationDeleted, OrganizationDetailsChanged)
+from manager_shared.sealing import Keyring, open_event
 
 from . import repository as repo
 from .catalog import CATALOG, EXPECTED_ACCOUNTS, MANAGING_ROLES, RECIPIENT_CACHE, Addressee, Directory, MessageKind
@@ -53,6 +54,8 @@ class NotificationService:
     catalog: Mapping[type[Event], tuple[MessageKind, ...]] = field(default_factory=lambda: dict(CATALOG))
     default_language: str = "en"
     default_time_zone: str = "Europe/Zurich"
+    # Opens sealed codes and tokens (X-06); None: only in-process clear ones (unit tests).
+    keyring: Keyring | None = None
 
     # --- projections ------------------------------------------------------
 
@@ -136,6 +139,8 @@ class NotificationService:
         recipients are resolved from the projections as they are now; the
         rows are written when that transaction commits, and one the event
         already made (same event, recipient, channel) is skipped then."""
+        # Codes and tokens opened for rendering only: `event` is never stored or logged.
+        event = open_event(event, self.keyring)
         directory = Directory(session, self.default_language, self.default_time_zone)
         context = {"organization_name": await self._organization_name(session, event)}
         queued = 0

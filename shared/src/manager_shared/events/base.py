@@ -47,5 +47,8 @@ class Event(BaseModel):
                 data["key"] = str(data[cls.key_field])
         return data
 
-    def to_bytes(self) -> bytes:
-        return self.model_dump_json().encode()
+    def to_bytes(self, sealer: Any = None) -> bytes:
+        """The event's JSON; a `SealedSecret` field is sealed with `sealer`
+        (a `manager_shared.sealing.Sealer`), and without one serializing a
+        clear secret raises: it is never written in clear."""
+        return (sealer.seal_event(self) if sealer is not None else self).model_dump_json().encode()

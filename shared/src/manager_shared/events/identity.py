@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import ClassVar, Literal
 from uuid import UUID
 
+from ..sealing import SealedSecret
 from .base import Event
 
 Language = Literal["fr", "en", "de", "it", "es"]
@@ -171,7 +172,7 @@ class SmsCodeRequested(_AccountEvent):
 
     type: Literal["SmsCodeRequested"] = "SmsCodeRequested"
     phone: str  # E.164, of CH, FR, BE or DE
-    code: str
+    code: SealedSecret  # sealed to notifications' key (X-06)
     purpose: Literal["sign_in", "enrolment", "password_reset"]
     expires_at: datetime
 
@@ -184,7 +185,7 @@ class LoginEmailChangeRequested(_AccountEvent):
     type: Literal["LoginEmailChangeRequested"] = "LoginEmailChangeRequested"
     old_email: str
     new_email: str
-    code: str
+    code: SealedSecret  # sealed to notifications' key (X-06)
     expires_at: datetime
 
 
@@ -206,7 +207,7 @@ class PasswordResetRequested(_AccountEvent):
 
     type: Literal["PasswordResetRequested"] = "PasswordResetRequested"
     email: str
-    code: str
+    code: SealedSecret  # sealed to notifications' key (X-06)
     expires_at: datetime
     ip: str
     country: str | None

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+from ..sealing import SealedSecret
 from .base import Event
 
 Role = Literal["legal_representative", "administrator", "collaborator", "external"]
@@ -288,7 +289,7 @@ class InvitationCreated(_OrganizationEvent):
     invitation_id: UUID
     email: str
     role: Role
-    token: str
+    token: SealedSecret  # sealed to notifications' key (X-06)
     expires_at: datetime
     organization_name: str
     invited_by: UUID

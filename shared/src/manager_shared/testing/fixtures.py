@@ -14,6 +14,7 @@ import pytest
 
 from .kafka import TansuBroker
 from .postgres import PostgresServer
+from .sealing import opened, sealed_bytes
 from .smtp import MailCatcher
 
 
@@ -70,13 +71,14 @@ async def feed(app, *events) -> list[str]:
     outcomes = []
     for event in events:
         consumer = next(c for c, _ in app.state.runtime.consumers if event.type in c.handlers)
-        outcomes.append(await consumer.handle_raw(event.topic, event.to_bytes()))
+        outcomes.append(await consumer.handle_raw(event.topic, sealed_bytes(event)))
     return outcomes
 
 
 async def recorded(target, type_: str | None = None) -> list:
     """The events an app's unit of work recorded in its outbox (oldest first),
-    optionally of one type. `target` is the app or an httpx client over it."""
+    optionally of one type, with their sealed codes and tokens opened with
+    the test run's key. `target` is the app or an httpx client over it."""
     import sqlalchemy as sa
 
     from ..events import parse_event
@@ -86,5 +88,5 @@ async def recorded(target, type_: str | None = None) -> list:
     table = runtime.outbox.table
     async with runtime.db.transaction() as session:
         rows = (await session.execute(sa.select(table.c.payload).order_by(table.c.id))).scalars()
-        events = [parse_event(p) for p in rows]
+        events = [opened(parse_event(p)) for p in rows]
     return [e for e in events if type_ is None or e.type == type_]

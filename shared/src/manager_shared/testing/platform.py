@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from ..sealing import generate_key_pair
 from .fixtures import env_for, local_broker_settings
 from .kafka import TansuBroker
 from .ports import free_port
@@ -90,13 +92,17 @@ class Platform:
     ports: dict[str, int] = field(default_factory=dict)
     extra: dict[str, dict] = field(default_factory=dict)  # per-service settings overrides
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
+    # (private, public): producers seal codes and tokens to it, notifications opens them (X-06)
+    seal_keys: tuple[str, str] = field(default_factory=generate_key_pair)
 
     def settings_for(self, name: str) -> dict:
         identity_url = f"http://127.0.0.1:{self.ports['identity']}"
         overrides = {**local_broker_settings(self.bootstrap), "database_url": self.database_urls[name],
                      "jwks_url": f"{identity_url}/.well-known/jwks.json", "log_level": "INFO"}
         if name == "notifications":
-            overrides.update(smtp_host="127.0.0.1", smtp_port=self.smtp_port)
+            overrides.update(smtp_host="127.0.0.1", smtp_port=self.smtp_port, seal_private_keys=self.seal_keys[0])
+        else:
+            overrides.update(notifications_seal_key=self.seal_keys[1])
         overrides.update(self.extra.get(name, {}))
         return overrides
 
@@ -138,6 +144,17 @@ def _interrupt(*_args) -> None:
 LOCAL_SYNC_KEY = "local-sync-server-key"
 
 
+def local_seal_keys(data: Path) -> tuple[str, str]:
+    """The local platform's seal key pair, made on the first run and kept in
+    `data/` with the databases: events still in them stay readable."""
+    path = data / "notifications-seal-key.json"
+    if not path.exists():
+        path.write_text(json.dumps(dict(zip(("private", "public"), generate_key_pair()))))
+        path.chmod(0o600)
+    keys = json.loads(path.read_text())
+    return keys["private"], keys["public"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run the whole Manager platform locally.")
     parser.add_argument("--data-dir", default="data")
@@ -154,6 +171,7 @@ def main() -> None:
     platform = Platform(bootstrap=broker.bootstrap, smtp_port=args.smtp_port, log_dir=data / "logs",
                         ports=dict(DEFAULT_PORTS),
                         database_urls={n: f"sqlite+aiosqlite:///{data}/{n}.db" for n in SERVICES},
+                        seal_keys=local_seal_keys(data),
                         # a sync-server key for trying app passwords locally (never in production)
                         extra={"identity": {"sync_client_key_hashes": hashlib.sha256(LOCAL_SYNC_KEY.encode()).hexdigest()}})
     try:

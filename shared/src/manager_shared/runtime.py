@@ -23,6 +23,7 @@ from .errors import AccountIsBlocked, install_error_handlers
 from .events import AccountBlocked, AccountUnblocked, MemberAdded, MemberRemoved, MemberRoleChanged, OrganizationDeleted
 from .metrics import MetricsMiddleware, metrics_response
 from .outbox import Outbox, OutboxRelay
+from .redaction import SealedFieldEraser
 from .sealing import producer_sealer
 from .readiness import CachedProbe, run_checks
 from .topics import ensure_topics
@@ -73,6 +74,10 @@ class ServiceRuntime:
         self._started: list[Callable[[], Awaitable[None]]] = []
         self._shutdown: list[Callable[[], Awaitable[None]]] = []
         self._extra_topics: set[str] = set()
+        if self.outbox.sealer is not None:  # published codes and tokens do not stay in the outbox
+            self.eraser = SealedFieldEraser(self.db, outbox_table, after_seconds=settings.outbox_redact_after_seconds)
+            self.on_started(self.eraser.start)
+            self.on_shutdown(self.eraser.stop)
         self._probes = {"database": CachedProbe(self.db.ping),
                         "broker": CachedProbe(lambda: self.broker.ping(timeout=5.0))}
 

@@ -33,8 +33,9 @@ class ServiceSettings(BaseSettings):
     # (identity, organizations) refuses to start without it.
     notifications_seal_key: str = ""
     # A published outbox row's sealed fields are erased this long after
-    # publication (a replay of the outbox within it still carries them).
-    outbox_redact_after_seconds: float = 600.0
+    # publication (a replay of the outbox within it still carries them; one
+    # after it sends no code: the user asks again, the admin re-invites).
+    outbox_redact_after_seconds: float = 3600.0
     # Larger request bodies are refused with 413 before they are read (1 MiB).
     max_request_body_bytes: int = 1024 * 1024
     # /readyz answers within this (503 naming the check that did not answer in time).

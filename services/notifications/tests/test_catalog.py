@@ -12,6 +12,7 @@ DOES_NOT_NOTIFY = {
     "AccountRegistered": "projection only (contact data)",
     "AccountPreferencesChanged": "projection only (language, time zone, alert choices)",
     "AppPasswordRevoked": "the owner revoked it; sync servers drop their cache",
+    "SessionsEnded": "token refusal in every service; a password change or block has its own message",
     "OrganizationCreated": "projection only (name)",
     "MemberAdded": "projection only; the invitee was mailed the invitation",
     "MemberRoleChanged": "projection only (role)",

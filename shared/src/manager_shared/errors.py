@@ -44,6 +44,11 @@ class AccountIsBlocked(Forbidden):
     code, message = "account_blocked", "This account is blocked. Contact support."
 
 
+class SessionIsEnded(Unauthorized):
+    # The token is genuine and unexpired, but its session was signed out or revoked (IDN-03).
+    code, message = "session_ended", "This session has ended: sign in again."
+
+
 class Conflict(DomainError):
     code, status, message = "conflict", 409, "Conflict with the current state."
 

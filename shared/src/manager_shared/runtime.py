@@ -19,14 +19,16 @@ from .auth import JwksCache, Principal, TokenVerifier, bearer_token
 from .consumer import EventConsumer
 from .db import Database, migrate
 from .body_limit import BodyLimitMiddleware
-from .errors import AccountIsBlocked, install_error_handlers
-from .events import AccountBlocked, AccountUnblocked, MemberAdded, MemberRemoved, MemberRoleChanged, OrganizationDeleted
+from .errors import install_error_handlers
+from .events import (AccountBlocked, AccountUnblocked, MemberAdded, MemberRemoved, MemberRoleChanged,
+                     OrganizationDeleted, SessionsEnded)
 from .metrics import MetricsMiddleware, metrics_response
 from .outbox import Outbox, OutboxRelay
 from .redaction import SealedFieldEraser
 from .sealing import producer_sealer
 from .readiness import CachedProbe, run_checks
 from .topics import ensure_topics
+from .sessions import EndedSessions, refusal
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,7 @@ class ServiceRuntime:
     """Everything a service needs at run time, built once in its main.py."""
 
     def __init__(self, name: str, settings: ServiceSettings, *, outbox_table: sa.Table, inbox_table: sa.Table,
-                 migrations: Path, blocked_table: sa.Table | None = None,
+                 migrations: Path, blocked_table: sa.Table | None = None, ended_table: sa.Table | None = None,
                  member_table: sa.Table | None = None, access_table: sa.Table | None = None) -> None:
         self.name, self.settings, self.migrations = name, settings, migrations
         self.db = Database(settings.database_url)
@@ -64,6 +66,8 @@ class ServiceRuntime:
         self.verifier = TokenVerifier(JwksCache(settings.jwks_url), issuer=settings.token_issuer,
                                       audience=settings.token_audience)
         self.blocked = BlockedAccounts(blocked_table) if blocked_table is not None else None
+        # ...and of the sessions identity ended (sign-out, revocation, password change: IDN-03)
+        self.ended = EndedSessions(ended_table) if ended_table is not None else None
         # Services that decide who may act on an organization keep its memberships (ORG-09).
         self.members = Memberships(member_table) if member_table is not None else None
         # ...and their whole access state, for the ORG-09 check (`runtime.access.check`).
@@ -83,12 +87,15 @@ class ServiceRuntime:
 
     async def _principal(self, request: Request) -> Principal:
         """The verified caller; refused at once if identity blocked the account
-        (IDN-18), from this service's own projection of the block events."""
+        (IDN-18) or ended the token's session (IDN-03), from this service's own
+        projections of those events, read in one statement."""
         who = await self.verifier.verify(bearer_token(request))
-        if self.blocked is not None:
-            async with self.db.transaction() as session:
-                if await self.blocked.is_blocked(session, who.account_id):
-                    raise AccountIsBlocked()
+        if self.blocked is not None or self.ended is not None:
+            async with self.db.engine.connect() as conn:
+                refused = await refusal(conn, who.account_id, who.session_id, blocked=self.blocked,
+                                        ended=self.ended)
+            if refused is not None:
+                raise refused
         return who
 
     def _follow_memberships(self) -> None:
@@ -107,14 +114,18 @@ class ServiceRuntime:
         consumer.on(*(ACCESS_EVENTS if access is not None else membership_events))(on_access_event)
 
     def _follow_blocking(self) -> None:
-        if self.blocked is None:
+        if self.blocked is None and self.ended is None:
             return
         status = self.consumer("account_status", AccountBlocked.topic)
-        blocked = self.blocked
-
-        @status.on(AccountBlocked, AccountUnblocked)
-        async def on_block_change(session, event: AccountBlocked | AccountUnblocked) -> None:
-            await blocked.apply(session, event)
+        blocked, ended = self.blocked, self.ended
+        if blocked is not None:
+            @status.on(AccountBlocked, AccountUnblocked)
+            async def on_block_change(session, event: AccountBlocked | AccountUnblocked) -> None:
+                await blocked.apply(session, event)
+        if ended is not None:
+            @status.on(SessionsEnded)
+            async def on_sessions_ended(session, event: SessionsEnded) -> None:
+                await ended.apply(session, event)
 
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Run `hook` at start-up, after migrations, before the broker starts."""

@@ -14,8 +14,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    # the projection of identity's SessionsEnded events (manager_shared.sessions)
+    op.create_table('ended_session',
+    sa.Column('session_id', sa.Uuid(), nullable=False),
+    sa.Column('account_id', sa.Uuid(), nullable=False),
+    sa.Column('ended_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('session_id')
+    )
+    op.create_index(op.f('ix_ended_session_ended_at'), 'ended_session', ['ended_at'], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index(op.f('ix_ended_session_ended_at'), table_name='ended_session')
+    op.drop_table('ended_session')

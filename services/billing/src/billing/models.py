@@ -9,6 +9,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from manager_shared.access import blocked_accounts_table, membership_table, org_access_table
+from manager_shared.sessions import ended_sessions_table
 from manager_shared.db import event_tables
 
 
@@ -34,3 +35,5 @@ member_table = membership_table(Base.metadata)
 access_table = org_access_table(Base.metadata)
 # identity's block/unblock events: tokens of blocked accounts are refused here too (IDN-18)
 blocked_table = blocked_accounts_table(Base.metadata)
+# identity's SessionsEnded: tokens of ended sessions are refused here too (IDN-03)
+ended_table = ended_sessions_table(Base.metadata)

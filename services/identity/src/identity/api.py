@@ -76,7 +76,7 @@ async def refresh(data: Refresh, request: Request):
             return await svc.refresh(session, data.refresh_token)
     except RefreshTokenReused as reused:
         async with db.transaction() as session:
-            await svc.sign_out(session, reused.session_id)
+            await svc.sign_out(session, reused.session_id, "refresh_token_reused")
         raise InvalidRefreshToken() from None
 
 

@@ -240,7 +240,7 @@ class PasswordReset:
         now = self.codes.now()
         account = await repo.account_by_id(session, account_id)
         account.password_hash, account.version, account.updated_at = new_hash, account.version + 1, now
-        await repo.revoke_all_sessions(session, account.id, now)
+        await self.identity.end_sessions(session, account.id, "password_reset")
         self.identity.log_activity(session, account.id, "password_reset", where, now)
         await self.identity.outbox.record(session, PasswordChanged(
             account_id=account.id, account_version=account.version, reason="reset", ip=where.ip,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,20 +37,28 @@ async def refresh_token_for_update(session: AsyncSession, token_hash: str) -> Re
                                   .with_for_update())).scalar_one_or_none()
 
 
-async def revoke_session(session: AsyncSession, session_id: uuid.UUID, now) -> None:
-    await session.execute(sa.update(SignInSession).where(SignInSession.id == session_id,
-                                                         SignInSession.revoked_at.is_(None)).values(revoked_at=now))
+async def end_sessions(session: AsyncSession, account_id: uuid.UUID, now: datetime, *, live_after: datetime,
+                       only: uuid.UUID | None = None, keep: uuid.UUID | None = None) -> list[tuple[uuid.UUID, bool]]:
+    """Revoke the account's open sessions (just `only`, or all but `keep`);
+    returns (id, expires after `live_after`) of those this call ended (one
+    already ended by a concurrent request is not returned twice)."""
+    query = sa.update(SignInSession).where(SignInSession.account_id == account_id,
+                                           SignInSession.revoked_at.is_(None))
+    if only is not None:
+        query = query.where(SignInSession.id == only)
+    if keep is not None:
+        query = query.where(SignInSession.id != keep)
+    rows = await session.execute(query.values(revoked_at=now).returning(
+        SignInSession.id, (SignInSession.expires_at > live_after).label("live")))
+    return [(row.id, bool(row.live)) for row in rows]
 
 
-async def revoke_other_sessions(session: AsyncSession, account_id: uuid.UUID, keep: uuid.UUID, now) -> None:
-    await session.execute(sa.update(SignInSession).where(
-        SignInSession.account_id == account_id, SignInSession.id != keep, SignInSession.revoked_at.is_(None),
-    ).values(revoked_at=now))
-
-
-async def revoke_all_sessions(session: AsyncSession, account_id: uuid.UUID, now) -> None:
-    await session.execute(sa.update(SignInSession).where(
-        SignInSession.account_id == account_id, SignInSession.revoked_at.is_(None)).values(revoked_at=now))
+async def session_standing(session: AsyncSession, session_id: uuid.UUID, account_id: uuid.UUID):
+    """(account status, session revoked_at) of an access token's session, in one read; None if unknown."""
+    return (await session.execute(sa.select(Account.status, SignInSession.revoked_at)
+                                  .join(Account, Account.id == SignInSession.account_id)
+                                  .where(SignInSession.id == session_id, SignInSession.account_id == account_id))
+            ).first()
 
 
 async def active_signing_key(session: AsyncSession) -> SigningKey | None:

@@ -21,7 +21,7 @@ from manager_shared.events.identity import OptionalAlert
 from manager_shared.metrics import BUSINESS_EVENTS
 from manager_shared.outbox import Outbox
 
-from . import phones, throttle
+from . import phones, session_end, throttle
 from . import repository as repo
 from .config import Settings
 from .errors import (AccountBlocked, InvalidCredentials, InvalidRefreshToken, SessionEnded, TooManyAttempts,
@@ -279,7 +279,7 @@ class IdentityService:
             account = await repo.account_by_id(session, who.account_id)
             now = self.clock.now()
             account.password_hash, account.version, account.updated_at = new_hash, account.version + 1, now
-            await repo.revoke_other_sessions(session, account.id, uuid.UUID(who.session_id), now)
+            await self.end_sessions(session, account.id, "password_changed", keep=uuid.UUID(who.session_id))
             self.log_activity(session, account.id, "password_changed", where, now)
             await self.outbox.record(session, PasswordChanged(
                 account_id=account.id, account_version=account.version, ip=where.ip, country=where.country,
@@ -368,10 +368,15 @@ class IdentityService:
         signin = await session.get(SignInSession, session_id)
         if signin is None or signin.account_id != who.account_id:
             raise NotFound("Session not found.", code="session_not_found")
-        await repo.revoke_session(session, session_id, self.clock.now())
+        await self.end_sessions(session, who.account_id, "revoked", only=session_id)
 
-    async def sign_out(self, session: AsyncSession, session_id: uuid.UUID) -> None:
-        await repo.revoke_session(session, session_id, self.clock.now())
+    async def sign_out(self, session: AsyncSession, session_id: uuid.UUID, reason: str = "signed_out") -> None:
+        if (signin := await session.get(SignInSession, session_id)) is not None:
+            await self.end_sessions(session, signin.account_id, reason, only=session_id)
+
+    async def end_sessions(self, session: AsyncSession, account_id: uuid.UUID, reason: str, **which) -> None:
+        """End sessions and tell every service (session_end.py, ASVS 7.4)."""
+        await session_end.end_sessions(self, session, account_id, reason, **which)
 
 
 class RefreshTokenReused(Exception):

@@ -114,7 +114,7 @@ class SupportService:
             account.version + 1, now
         self.identity.log_activity(session, account.id, "blocked" if blocked else "unblocked", None, now)
         if blocked:
-            await repo.revoke_all_sessions(session, account.id, now)
+            await self.identity.end_sessions(session, account.id, "blocked")
             event = AccountBlocked(account_id=account.id, account_version=account.version, reason=reason,
                                    blocked_at=now, occurred_at=now)
         else:

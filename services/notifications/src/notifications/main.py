@@ -14,7 +14,7 @@ from .config import Settings
 from .delivery import DLQ_TOPIC, DeliveryWorker
 from .mailer import SmtpMailer
 from .sms import SmsTransport, gateway_from
-from .models import blocked_table, inbox_table, outbox_table
+from .models import blocked_table, ended_table, inbox_table, outbox_table
 from .service import QUEUED_FLAG, NotificationService
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -24,7 +24,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     settings = settings or Settings()
     clock = clock or SystemClock()
     runtime = ServiceRuntime("notifications", settings, outbox_table=outbox_table, inbox_table=inbox_table,
-                             migrations=MIGRATIONS, blocked_table=blocked_table)
+                             migrations=MIGRATIONS, blocked_table=blocked_table, ended_table=ended_table)
     # Opens the codes and tokens sealed to this service; no key, no start.
     keyring = Keyring.from_setting(settings.seal_private_keys.get_secret_value() if settings.seal_private_keys
                                    else None)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from manager_shared.access import blocked_accounts_table
+from manager_shared.sessions import ended_sessions_table
 from manager_shared.db import event_tables
 
 LANGUAGES = ("fr", "en", "de", "it", "es")
@@ -106,3 +107,5 @@ class OrganizationMember(Base, table=True):
 outbox_table, inbox_table = event_tables(Base.metadata)
 # identity's block/unblock events: tokens of blocked accounts are refused here too (IDN-18)
 blocked_table = blocked_accounts_table(Base.metadata)
+# identity's SessionsEnded: tokens of ended sessions are refused here too (IDN-03)
+ended_table = ended_sessions_table(Base.metadata)

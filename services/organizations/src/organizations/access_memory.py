@@ -4,8 +4,9 @@ The truth is the `org_access` table, written in the transaction of every
 change (core.Core.emit). This process keeps every organization's parsed state
 in memory: a change it commits is copied in right after the commit (so it
 counts from the next request, ASVS 8.3.2), and a poll every
-`access_refresh_seconds` (0.5 s) picks up what other replicas committed and the
-blocked accounts. A check then costs no database round trip.
+`access_refresh_seconds` (0.5 s) picks up what other replicas committed, the
+blocked accounts and the ended sessions (IDN-03). A check then costs no
+database round trip.
 """
 from __future__ import annotations
 
@@ -26,10 +27,13 @@ log = logging.getLogger(__name__)
 
 class AccessMemory:
     def __init__(self, db: Database, access_table: sa.Table, blocked_table: sa.Table, *,
-                 interval: float = 0.25) -> None:
+                 ended_table: sa.Table | None = None, interval: float = 0.25) -> None:
         self.db, self.table, self.blocked_table, self.interval = db, access_table, blocked_table, interval
+        self.ended_table = ended_table
         self.orgs: dict[uuid.UUID, OrgAccess] = {}
         self.blocked: frozenset[uuid.UUID] = frozenset()
+        # sids of ended sessions (few: rows are purged once their tokens expired)
+        self.ended: frozenset[uuid.UUID] = frozenset()
         self.info_key = f"org_access_written_{id(self)}"
         self._task: asyncio.Task | None = None
         self._fingerprint: tuple | None = None
@@ -64,7 +68,8 @@ class AccessMemory:
             fingerprint = tuple((await conn.execute(sa.select(
                 sa.select(sa.func.coalesce(sa.func.sum(t.c.version), 0)).scalar_subquery(),
                 sa.select(sa.func.count()).select_from(t).scalar_subquery(),
-                sa.select(sa.func.coalesce(sa.func.sum(b.c.version), 0)).scalar_subquery()))).one())
+                sa.select(sa.func.coalesce(sa.func.sum(b.c.version), 0)).scalar_subquery(),
+                *self._ended_fingerprint()))).one())
             if fingerprint == self._fingerprint:
                 return
             versions = (await conn.execute(sa.select(t.c.organization_id, t.c.version))).all()
@@ -80,7 +85,24 @@ class AccessMemory:
                         self.orgs[org] = state
             self.blocked = frozenset((await conn.execute(
                 sa.select(b.c.account_id).where(b.c.blocked.is_(True)))).scalars())
+            if self.ended_table is not None:
+                self.ended = frozenset((await conn.execute(sa.select(self.ended_table.c.session_id))).scalars())
             self._fingerprint = fingerprint
+
+    def _ended_fingerprint(self) -> list:
+        """Rows are only inserted (ended_at rising) or purged: count and
+        latest ended_at change with either."""
+        e = self.ended_table
+        if e is None:
+            return []
+        return [sa.select(sa.func.count()).select_from(e).scalar_subquery(),
+                sa.select(sa.func.max(e.c.ended_at)).scalar_subquery()]
+
+    def session_ended(self, session_id: str) -> bool:
+        try:
+            return uuid.UUID(session_id) in self.ended
+        except ValueError:  # identity issues only UUIDs
+            return False
 
     async def _run(self) -> None:
         while True:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from manager_shared.auth import bearer_token
-from manager_shared.errors import AccountIsBlocked
+from manager_shared.errors import AccountIsBlocked, SessionIsEnded
 
 from .schemas import AccessDecision
 
@@ -60,5 +60,7 @@ async def check_access(organization_id: uuid.UUID, request: Request,
                                                    channel=channel)
     if decision.code == "account_blocked":
         raise AccountIsBlocked()  # as every other endpoint answers a blocked account (IDN-18)
+    if request.app.state.core.memory.session_ended(who.session_id):
+        raise SessionIsEnded()  # and a signed-out or revoked session (IDN-03)
     # a ready response: FastAPI skips re-validating it against the model (hot path)
     return JSONResponse({"allowed": decision.allowed, "code": decision.code})

@@ -13,7 +13,7 @@ from .access_memory import AccessMemory
 from .core import Core
 from .details import DetailsService
 from .invitations import InvitationsService
-from .models import access_table, blocked_table, inbox_table, outbox_table
+from .models import access_table, blocked_table, ended_table, inbox_table, outbox_table
 from .policy import PolicyService
 from .products import ProductsService
 from .rights import RightsService
@@ -25,9 +25,10 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 def create_app(settings: Settings | None = None, clock: Clock | None = None):
     settings = settings or Settings()
     runtime = ServiceRuntime("organizations", settings, outbox_table=outbox_table, inbox_table=inbox_table,
-                             migrations=MIGRATIONS, blocked_table=blocked_table)
+                             migrations=MIGRATIONS, blocked_table=blocked_table, ended_table=ended_table)
     # organizations writes its own access projection with each change (no consumer of its own events)
-    memory = AccessMemory(runtime.db, access_table, blocked_table, interval=settings.access_refresh_seconds)
+    memory = AccessMemory(runtime.db, access_table, blocked_table, ended_table=ended_table,
+                          interval=settings.access_refresh_seconds)
     core = Core(settings=settings, outbox=runtime.outbox, clock=clock or SystemClock(),
                 access=OrgAccessStore(access_table, runtime.blocked), memory=memory)
     runtime.on_startup(memory.start)

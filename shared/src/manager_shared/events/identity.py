@@ -116,6 +116,22 @@ class AccountUnblocked(_AccountEvent):
     unblocked_at: datetime
 
 
+class SessionsEnded(_AccountEvent):
+    """Sent when sign-in sessions of the account ended before their time
+    (IDN-03, IDN-18, ASVS 7.4): signed out, revoked by the owner, ended by a
+    reused refresh token, by a password change or reset, or by a block. Every
+    service refuses access tokens whose `sid` is in `session_ids` from then on
+    (401 `session_ended`) instead of until they expire. Only sessions whose
+    access tokens may still be valid are listed; a long list comes in several
+    events. `account_version` is the account's revision at that moment."""
+
+    type: Literal["SessionsEnded"] = "SessionsEnded"
+    session_ids: list[UUID]
+    reason: Literal["signed_out", "revoked", "refresh_token_reused", "password_changed", "password_reset",
+                    "blocked"]
+    ended_at: datetime
+
+
 class SignUpAttemptedWithExistingEmail(_AccountEvent):
     """Sent when someone tried to create an account with this account's login
     e-mail (IDN-01): the sign-up answers as for a new address, so only the
@@ -270,5 +286,6 @@ EVENTS: tuple[type[Event], ...] = (
     AppPasswordCreated,
     AppPasswordRevoked,
     RecoveryEmailChanged,
+    SessionsEnded,
 )
 __all__ = [e.__name__ for e in EVENTS]

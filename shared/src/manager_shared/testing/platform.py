@@ -142,6 +142,11 @@ def _interrupt(*_args) -> None:
 
 
 LOCAL_SYNC_KEY = "local-sync-server-key"
+# Every local service listens on loopback only, so whatever reaches identity
+# came from this machine: the curl of the README's first flow plays the proxy
+# and its X-Forwarded-For says where the user is (a production identity
+# trusts only the proxies in IDENTITY_TRUSTED_PROXIES).
+LOCAL_TRUSTED_PROXIES = "127.0.0.1/32,::1/128"
 
 
 def local_seal_keys(data: Path) -> tuple[str, str]:
@@ -161,6 +166,8 @@ def main() -> None:
     parser.add_argument("--kafka-port", type=int, default=19092)
     parser.add_argument("--smtp-port", type=int, default=1025)
     parser.add_argument("--mail-http-port", type=int, default=8025)
+    parser.add_argument("--first-port", type=int, default=DEFAULT_PORTS["identity"],
+                        help="identity's port; the other services take the next ones")
     args = parser.parse_args()
     # SIGTERM (e.g. from a process manager) stops the children like Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -169,11 +176,12 @@ def main() -> None:
     broker = TansuBroker(args.kafka_port, log_path=data / "tansu.log").start()
     catcher = MailCatcher(args.smtp_port, args.mail_http_port).start()
     platform = Platform(bootstrap=broker.bootstrap, smtp_port=args.smtp_port, log_dir=data / "logs",
-                        ports=dict(DEFAULT_PORTS),
+                        ports={name: args.first_port + i for i, name in enumerate(SERVICES)},
                         database_urls={n: f"sqlite+aiosqlite:///{data}/{n}.db" for n in SERVICES},
                         seal_keys=local_seal_keys(data),
                         # a sync-server key for trying app passwords locally (never in production)
-                        extra={"identity": {"sync_client_key_hashes": hashlib.sha256(LOCAL_SYNC_KEY.encode()).hexdigest()}})
+                        extra={"identity": {"trusted_proxies": LOCAL_TRUSTED_PROXIES,
+                                            "sync_client_key_hashes": hashlib.sha256(LOCAL_SYNC_KEY.encode()).hexdigest()}})
     try:
         platform.start()
         print("\nManager platform is up (Ctrl-C stops everything):")
@@ -182,7 +190,8 @@ def main() -> None:
         print(f"  {'kafka':<14} {broker.bootstrap} (Tansu, in memory)")
         print(f"  {'mail':<14} smtp://127.0.0.1:{args.smtp_port}   received mail http://127.0.0.1:{args.mail_http_port}/")
         print(f"  {'sync servers':<14} X-Sync-Client-Key: {LOCAL_SYNC_KEY} (local only) for POST /v1/sync/check")
-        print(f"  logs in {data / 'logs'}\n", flush=True)
+        print(f"  logs in {data / 'logs'}; accounts and everything else are kept in {data} between runs"
+              " (stop, delete it, start again for a clean platform)\n", flush=True)
         while all(p.process.poll() is None for p in platform.processes.values()):
             time.sleep(1)
         print("a service stopped; see the logs", file=sys.stderr)

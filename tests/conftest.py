@@ -26,14 +26,21 @@ def platform_broker(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def platform(platform_broker, postgres, _mail_catcher_session, tmp_path_factory):
+def sms_file(tmp_path_factory) -> Path:
+    """Where the platform's notifications writes each SMS (the local gateway)."""
+    return tmp_path_factory.mktemp("sms") / "sms.jsonl"
+
+
+@pytest.fixture(scope="session")
+def platform(platform_broker, postgres, _mail_catcher_session, tmp_path_factory, sms_file):
     p = Platform(bootstrap=platform_broker.bootstrap, smtp_port=_mail_catcher_session.smtp_port,
                  database_urls={n: postgres.create_database(n) for n in SERVICES},
                  log_dir=tmp_path_factory.mktemp("platform-logs"),
                  # the test client is the "proxy" on 127.0.0.1 that says where users come from
                  extra={"identity": {"trusted_proxies": "127.0.0.1/32",
                                      "support_staff_emails": "agent@manager.example",
-                                     "sync_client_key_hashes": hashlib.sha256(SYNC_CLIENT_KEY.encode()).hexdigest()}})
+                                     "sync_client_key_hashes": hashlib.sha256(SYNC_CLIENT_KEY.encode()).hexdigest()},
+                        "notifications": {"sms_file_path": str(sms_file)}})
     try:
         p.start()
         yield p

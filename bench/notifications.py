@@ -6,8 +6,8 @@ production (Tansu broker, the notifications service, an aiosmtpd server).
    from the first event published to the last mail accepted by the SMTP server.
 2. Steady: N events offered at a fixed rate (the goal's 300/s), then 3,000
    at a lower rate; p50/p95/max latency from the event's `occurred_at` to the
-   SMTP server accepting its mail (matched by the Message-ID, which carries
-   the event id).
+   SMTP server accepting its mail (matched by the Message-ID, the delivery
+   key of the event, the recipient and the channel).
 
 Baseline in the same run (before and after, averaged): the same mails,
 prebuilt, sent with bare aiosmtplib over as many reused connections to the
@@ -36,14 +36,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("results-notifications.json")
-_MESSAGE_ID = re.compile(rb"(?im)^Message-ID:\s*<([0-9a-f-]{36})\.([0-9]+)@")
+# The Message-ID is the delivery key, sha256 of (event, recipient, channel).
+_MESSAGE_ID = re.compile(rb"(?im)^Message-ID:\s*<([0-9a-f]{64})@")
 
 
 # --- the SMTP server (a separate process: `python bench/notifications.py smtp-sink PORT FILE`) ---
 
 def smtp_sink(port: int, out: str) -> None:
     """A real SMTP server (aiosmtpd) that notes when each mail was accepted
-    and the event id from its Message-ID; nothing else, so it costs little."""
+    and its Message-ID; nothing else, so it costs little."""
     from aiosmtpd.controller import Controller
 
     sink = open(out, "a", buffering=1)
@@ -51,8 +52,7 @@ def smtp_sink(port: int, out: str) -> None:
     class Handler:
         async def handle_DATA(self, server, session, envelope):
             found = _MESSAGE_ID.search(envelope.content)
-            sink.write(f"{time.time():.6f} {found.group(1).decode() if found else '-'} "
-                       f"{found.group(2).decode() if found else '-'}\n")
+            sink.write(f"{time.time():.6f} {found.group(1).decode() if found else '-'}\n")
             return "250 Message accepted"
 
     controller = Controller(Handler(), hostname="127.0.0.1", port=port)
@@ -96,8 +96,8 @@ class Received:
         if complete:
             self.offset += len(complete) + 1
             for line in complete.decode().splitlines():
-                at, event_id, _message_id = line.split(" ")
-                self.rows.append((float(at), event_id))
+                at, key = line.split(" ")
+                self.rows.append((float(at), key))
         return self.rows
 
 
@@ -210,6 +210,8 @@ async def run(bootstrap: str, bases: list[str], sink: Path, accounts: int, event
 
 
 async def _steady(bootstrap: str, _received, ids: list, events: int, rate: float) -> dict:
+    from notifications.transport import delivery_key
+
     before = len(_received())
     sent_at: dict[str, float] = {}
     makers = []
@@ -218,14 +220,14 @@ async def _steady(bootstrap: str, _received, ids: list, events: int, rate: float
 
         def stamped(make=make):
             event = make()
-            sent_at[str(event.event_id)] = event.occurred_at.timestamp()
+            sent_at[delivery_key(event.event_id, str(event.account_id), "email")] = event.occurred_at.timestamp()
             return event
         makers.append(stamped)
     start = time.time()
     await _publish(bootstrap, makers, rate)
     await _wait_for(lambda: len(_received()) - before, events, 900)
     rows = [(at, e) for at, e in _received()[before:] if e in sent_at]
-    lags = [at - sent_at[event_id] for at, event_id in rows]
+    lags = [at - sent_at[key] for at, key in rows]
     return {"events": events, "offered_per_s": rate, "mails": len(lags),
             "delivered_per_s": round(len(lags) / (max(at for at, _ in rows) - start), 1),
             "latency_p50_ms": round(statistics.median(lags) * 1000, 1),

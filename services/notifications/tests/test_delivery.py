@@ -249,12 +249,11 @@ async def test_ntf_03_one_smtp_connection_per_batch(harness, events, mails, monk
 async def test_ntf_04_restart_in_the_middle_of_a_batch_sends_each_message_once(harness, events, mail_catcher,
                                                                                mails, settings_for, sqlite_url,
                                                                                monkeypatch):
-    """The worker is stopped after two of five sends (results are written in
-    groups): what was sent is recorded before it stops, the rest goes back
-    untried; a new process sends the rest. Five mails, none twice."""
+    """The worker is stopped after two of five sends: what was sent is
+    recorded before it stops, the rest goes back untried; a new process
+    sends the rest. Five mails, none twice."""
     from notifications.main import create_app
 
-    harness.worker.settings = harness.worker.settings.model_copy(update={"delivery_record_every": 10})
     accounts = [events.registered("en") for _ in range(5)]
     await harness.feed(*accounts, *(events.new_location(a.account_id) for a in accounts))
     from notifications.mailer import SmtpSession

@@ -1,6 +1,9 @@
 """Unit tests: which SMTP failures are retried and which are final (NTF-04)."""
 from __future__ import annotations
 
+import hashlib
+import uuid
+
 import aiosmtplib
 import pytest
 
@@ -69,7 +72,8 @@ def test_ntf_02_mime_round_trips_subject_and_bodies_exactly():
                                       policy=email.policy.default)
     assert str(parsed["Subject"]) == message.subject
     assert str(parsed["From"]) == "Manager Zürich <no-reply@manager.ch>"
-    assert parsed["Message-ID"] == f"<{message.event_id}.7@manager.ch>"
+    key = hashlib.sha256(f"{message.event_id}|k|email".encode()).hexdigest()
+    assert parsed["Message-ID"] == f"<{key}@notifications.manager.ch>"
     assert parsed.get_body(("plain",)).get_content() == message.body_text
     assert parsed.get_body(("html",)).get_content() == message.body_html
     assert parsed["Content-Language"] == "it" and parsed["Auto-Submitted"] == "auto-generated"
@@ -81,3 +85,46 @@ def test_ntf_04_a_line_break_cannot_inject_headers(field):
 
     with pytest.raises(ValueError):
         build_email(_message(**{field: "x@example.ch\r\nBcc: victim@example.org"}), "no-reply@manager.ch")
+
+
+def _message_id(message) -> str:
+    import email
+    import email.policy
+
+    from notifications.mailer import build_email
+
+    return email.message_from_bytes(build_email(message, "Manager <no-reply@manager.ch>"),
+                                    policy=email.policy.default)["Message-ID"]
+
+
+def test_ntf_04_message_id_is_stable_across_re_sends():
+    """One (event, recipient, channel), one Message-ID: a copy sent again after
+    a crash (a later try, even a re-made row) can be dropped by the receiver."""
+    event_id = uuid.uuid4()
+    first = _message(event_id=event_id, recipient="acc-1")
+    again = _message(event_id=event_id, recipient="acc-1", id=99, attempts=3, subject="other", body_text="x")
+    assert _message_id(first) == _message_id(again) == _message_id(first)
+    assert _message_id(first).endswith("@notifications.manager.ch>")
+    assert _message_id(_message(event_id=event_id, recipient="acc-2")) != _message_id(first)
+    assert _message_id(_message(event_id=uuid.uuid4(), recipient="acc-1")) != _message_id(first)
+
+
+async def test_ntf_04_sms_idempotency_key_is_the_same_stable_key():
+    from notifications.sms import SmsTransport
+    from notifications.transport import Outcome, delivery_key
+
+    references = []
+
+    class Gateway:
+        async def send(self, sms):
+            references.append(sms.reference)
+            return Outcome("sent")
+
+    event_id = uuid.uuid4()
+    transport = SmsTransport(Gateway())
+    for row_id in (1, 2):
+        await transport.send(_message(id=row_id, event_id=event_id, recipient="acc-1", channel="sms",
+                                      address="+41791234567"))
+    assert references == [delivery_key(event_id, "acc-1", "sms")] * 2
+    assert f"<{delivery_key(event_id, 'acc-1', 'email')}@" in _message_id(_message(event_id=event_id,
+                                                                                   recipient="acc-1"))

@@ -50,9 +50,6 @@ class Settings(ServiceSettings):
     delivery_batch_size: int = 20
     # Batches sent side by side by one replica (each over its own connection).
     delivery_concurrency: int = 1
-    # Results are written in groups of this many, while the next are sent: a
-    # crash (not a graceful stop) may re-send up to twice this many (NTF-04).
-    delivery_record_every: int = 10
     delivery_poll_interval: float = 0.5
     delivery_max_attempts: int = 10
     delivery_backoff_base: float = 30.0

@@ -7,7 +7,8 @@ transaction, sent over one session per channel (one SMTP connection), and
 each result is recorded in its own transaction right after its send. A
 graceful stop finishes and records the message in flight and hands the rest
 back, so a restart sends nothing twice; only a crash between a send and its
-record re-sends that one message once the lease ends (SMTP gives no better;
+record re-sends that one message (one per delivery loop) once the lease
+ends (SMTP gives no better;
 the Message-ID and the SMS reference stay the same, so the copy is
 recognisable). A message given up is published to
 `notifications.message.dlq` before its `dead` status commits, so it cannot
@@ -65,47 +66,6 @@ def dead_letter_record(message: Message, outcome: Outcome) -> tuple[bytes, bytes
     return body, message.recipient.encode(), headers
 
 
-class _Recorder:
-    """Records the results of a batch in groups of `every`, each written while
-    the next messages are being sent (at most one write in flight). A graceful
-    stop waits for the writes; only a crash can leave up to two groups sent
-    but unrecorded, and those are sent again once their lease ends."""
-
-    def __init__(self, worker: "DeliveryWorker", every: int) -> None:
-        self.worker, self.every = worker, max(every, 1)
-        self.pending: list[tuple[Message, Outcome, datetime]] = []
-        self.writing: asyncio.Task | None = None
-
-    async def add(self, message: Message, outcome: Outcome, at: datetime) -> None:
-        self.pending.append((message, outcome, at))
-        if outcome.status != "sent":
-            # A failure is written (and a dead letter published) before anything
-            # else is sent: if that fails, the rest of the batch goes back untried.
-            await self._write(wait=True)
-        elif len(self.pending) >= self.every:
-            await self._write(wait=False)
-
-    async def flush(self) -> None:
-        await self._write(wait=True)
-
-    async def _write(self, wait: bool) -> None:
-        if self.writing is not None:
-            task, self.writing = self.writing, None
-            await task  # raises what the previous write raised
-        if self.pending:
-            group, self.pending = self.pending, []
-            self.writing = asyncio.create_task(self.worker._record(group))
-        if wait and self.writing is not None:
-            task, self.writing = self.writing, None
-            await task
-
-    async def abandon(self) -> None:
-        if self.writing is not None:
-            with contextlib.suppress(Exception):
-                await self.writing
-            self.writing = None
-
-
 class DeliveryWorker:
     """Background task of every replica; replicas share the work safely."""
 
@@ -143,20 +103,19 @@ class DeliveryWorker:
         return len(batch)
 
     async def _send(self, batch: list[Message], stop_at: datetime) -> None:
-        recorder = _Recorder(self, self.settings.delivery_record_every)
         done = 0
         try:
             async with contextlib.AsyncExitStack() as sessions:
                 open_sessions: dict = {}  # one per channel for the whole batch (one SMTP connection)
                 for done, message in enumerate(batch):
                     if self._stopping or self.clock.now() >= stop_at:
-                        await recorder.flush()
                         return await self._release(batch[done:])
                     outcome = await self._send_one(sessions, open_sessions, message)
-                    await recorder.add(message, outcome, self.clock.now())
-            await recorder.flush()
+                    # Recorded before the next send: a crash leaves at most the
+                    # message on the wire sent but unrecorded (NTF-04).
+                    await self._record([(message, outcome, self.clock.now())])
         except Exception:  # e.g. the database or the broker is down
-            await recorder.abandon()
+            # This message keeps its lease (it may have gone out); the rest go back untried.
             await self._release(batch[done + 1:])
             raise
 
@@ -195,7 +154,7 @@ class DeliveryWorker:
         return {"id": message.id, **values}
 
     async def _record(self, results: list[tuple[Message, Outcome, datetime]]) -> None:
-        """Record a group of tries in one transaction; dead letters are on the
+        """Record tries in one short transaction; dead letters are on the
         broker before their `dead` status commits."""
         changes = [self._result(m, o, at) for m, o, at in results]
         async with self._transaction() as session:

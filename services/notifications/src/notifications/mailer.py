@@ -15,7 +15,7 @@ import aiosmtplib
 
 from .config import Settings
 from .models import Message
-from .transport import Outcome
+from .transport import Outcome, delivery_key
 
 _ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[^@\s<>()\[\],;:\"\\]+$")
 
@@ -85,8 +85,10 @@ def build_email(message: Message, mail_from: str) -> bytes:
     lines = [
         f"From: {_mailbox(mail_from)}", f"To: {message.address}", f"Subject: {_encoded_words(message.subject)}",
         f"Date: {format_datetime(_aware(message.created_at))}",
-        # Stable per message: a copy re-sent after a crash is recognisably the same mail.
-        f"Message-ID: <{message.event_id}.{message.id}@{domain}>",
+        # Stable per (event, recipient, channel): a copy re-sent after a crash
+        # carries the same id, so a receiving system can drop it (NTF-04).
+        f"Message-ID: <{delivery_key(message.event_id, message.recipient, message.channel)}"
+        f"@notifications.{domain}>",
         "Auto-Submitted: auto-generated",  # RFC 3834: no auto-replies, please
         f"X-Manager-Template: {message.template}", f"Content-Language: {message.language}", "MIME-Version: 1.0"]
     head = "\r\n".join(lines).encode()

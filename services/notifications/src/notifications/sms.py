@@ -20,7 +20,7 @@ from typing import Protocol
 import httpx
 
 from .models import Message
-from .transport import Outcome
+from .transport import Outcome, delivery_key
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _ERROR_CODE = re.compile(r"^[A-Za-z_.-]{1,60}$")
@@ -126,7 +126,8 @@ class SmsTransport:
         if not E164.match(message.address):
             return Outcome("dead", "invalid phone number (E.164 expected)")
         return await self.gateway.send(Sms(to=message.address, text=message.body_text,
-                                           reference=f"{message.event_id}.{message.id}"))
+                                           reference=delivery_key(message.event_id, message.recipient,
+                                                                  message.channel)))
 
     async def aclose(self) -> None:
         await self.gateway.aclose()

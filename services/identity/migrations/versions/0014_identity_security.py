@@ -14,8 +14,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    # IDN-04: attempts admitted and still being evaluated, per throttle key
+    with op.batch_alter_table('signin_throttle', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('pending', sa.Integer(), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('pending_since', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('signin_throttle', schema=None) as batch_op:
+        batch_op.drop_column('pending_since')
+        batch_op.drop_column('pending')

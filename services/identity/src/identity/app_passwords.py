@@ -124,7 +124,7 @@ class AppPasswords:
         keys = (f"app:{throttle.email_key(normalized)}"[:64], throttle.ip_key(where.ip))
         digest = hash_token(normalize_app_password(password))
         async with db.transaction() as session:
-            await ident.refuse_if_throttled(session, keys)
+            attempt = await ident.count_attempt(session, keys)  # IDN-04: counted before the check
             account = await repo.account_by_email(session, normalized)
             row = None
             if account is not None and account.status == "active":
@@ -135,11 +135,11 @@ class AppPasswords:
                 now = ident.clock.now()
                 if row.last_used_at is None or (now - _aware(row.last_used_at)).total_seconds() > 3600:
                     row.last_used_at = now  # hourly, not a write per IMAP login
+                await ident.release_attempt(session, attempt)
                 BUSINESS_EVENTS.labels("identity", "app_password", "accepted").inc()
                 return account.id, row.id
-        async with db.transaction() as session:
-            # no LoginFailed mail for sync clients: a stale password in a phone's
-            # mail app would send one every window (the activity list shows them)
-            await ident.record_failure(session, keys, None, where)
+        # the failure stays counted; no LoginFailed mail for sync clients: a stale
+        # password in a phone's mail app would send one every window (the activity
+        # list shows them)
         BUSINESS_EVENTS.labels("identity", "app_password", "refused").inc()
         raise InvalidAppPassword()

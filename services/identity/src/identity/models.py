@@ -242,6 +242,10 @@ class SigninThrottle(Base, table=True):
     locked_until: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
     # Last LoginFailed alert for this key: at most one per alert window (IDN-08).
     alerted_at: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
+    # Attempts admitted and still being evaluated (attempts.py, IDN-04), and
+    # when the last was admitted: a count left by a crashed process is stale.
+    pending: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    pending_since: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
 
 
 class SigningKey(Base, table=True):

@@ -42,7 +42,7 @@ from . import repository as repo
 from .codes import Budget, CodeRefused, OneTimeCodes, Outcome, aware
 from .factor_sms import RESET as SMS_RESET, SIGN_IN as SMS_SIGN_IN, SmsFactor
 from .location import Location
-from .models import Account, OneTimeChallenge, SigninThrottle
+from .models import Account, OneTimeChallenge
 from .password_policy import check_password
 from .schemas import MfaStep
 from .schemas_recovery import SecondFactorProof, SmsChallenge
@@ -92,21 +92,12 @@ class PasswordReset:
         `send_code`, which the API runs after answering."""
         normalized = normalize_email(email)
         s = self.settings
-        limits = {_key("reset", normalized): s.password_reset_requests_per_hour,
-                  f"reset-ip:{where.ip}": s.password_reset_requests_per_hour_per_ip}
-        async with db.transaction() as session:
-            await self.identity.refuse_if_throttled(session, tuple(limits))
-            for key, per_hour in limits.items():
-                await self._count(session, key, per_hour)
+        limits = {_key("reset", normalized): _hourly(s.password_reset_requests_per_hour),
+                  f"reset-ip:{where.ip}": _hourly(s.password_reset_requests_per_hour_per_ip)}
+        async with db.transaction() as session:  # checked and counted in one locked step (IDN-04)
+            await self.identity.count_attempt(session, tuple(limits), limits)
         BUSINESS_EVENTS.labels("identity", "password_reset", "requested").inc()
         return normalized
-
-    async def _count(self, session: AsyncSession, key: str, per_hour: int) -> None:
-        row = await repo.throttle_for_update(session, key)
-        tally = throttle.after_failure(_tally(row), self.codes.now(), throttle.Limits(
-            delay_after=10**9, lock_after=10**9, lock_seconds=3600, max_per_hour=per_hour))
-        row.consecutive, row.hour_start, row.in_hour, row.locked_until = (
-            tally.consecutive, tally.hour_start, tally.in_hour, tally.locked_until)
 
     async def send_code(self, db: Database, normalized: str, channel: str, where: Location) -> None:
         """Send the code if the address is an active account's login; else
@@ -159,8 +150,9 @@ class PasswordReset:
         the reset code went to is not a second factor and is not used."""
         normalized, keys = self._try_keys(email, where)
         async with db.transaction() as session:
-            account, row, outcome = await self._check_code(session, normalized, code, keys)
+            attempt, account, row, outcome = await self._check_code(session, normalized, code, keys)
             if outcome is Outcome.OK:
+                await self.identity.release_attempt(session, attempt)
                 exclude = account.recovery_phone if row.purpose == SMS_RESET else None
                 method = await self.sms.method_for(session, account.id, method_id, exclude_phone=exclude)
                 left = int((aware(row.expires_at) - self.codes.now()).total_seconds())
@@ -169,7 +161,7 @@ class PasswordReset:
                                            ttl_seconds=max(1, min(self.settings.sms_code_ttl_seconds, left)))
                 return SmsChallenge(challenge_id=sent.id, sent_to=phones.hint(method.phone),
                                     expires_at=sent.expires_at)
-        await self._count_failure(db, keys, where)
+        BUSINESS_EVENTS.labels("identity", "password_reset", "refused").inc()  # the try stays counted
         raise _refusal(outcome)
 
     # -- confirm -----------------------------------------------------------------------
@@ -180,13 +172,15 @@ class PasswordReset:
         normalized, keys = self._try_keys(email, where)
         factor_ok = False
         async with db.transaction() as session:
-            account, row, outcome = await self._check_code(session, normalized, code, keys)
+            attempt, account, row, outcome = await self._check_code(session, normalized, code, keys)
             if outcome is Outcome.OK:
                 check_password(new_password, email=account.email, first_name=account.first_name,
                                last_name=account.last_name)
                 factor_ok = await self._second_factor(session, account, row, proof, where)
+                if factor_ok:
+                    await self.identity.release_attempt(session, attempt)
         if outcome is not Outcome.OK or not factor_ok:
-            await self._count_failure(db, keys, where)
+            BUSINESS_EVENTS.labels("identity", "password_reset", "refused").inc()  # the try stays counted
             raise _refusal(outcome) if outcome is not Outcome.OK else InvalidSecondFactor()
         new_hash = await self.identity.passwords.hash(new_password)
         async with db.transaction() as session:
@@ -198,13 +192,16 @@ class PasswordReset:
         return normalized, (_key("reset-try", normalized), throttle.ip_key(where.ip))
 
     async def _check_code(self, session: AsyncSession, normalized: str, code: str, keys: tuple[str, ...]):
-        """(account, challenge, outcome) for the typed code; the code is not spent."""
-        await self.identity.refuse_if_throttled(session, keys)
+        """(attempt, account, challenge, outcome) for the typed code; the code
+        is not spent. The try is counted first, in the same locked step as
+        the throttle check (IDN-04): the caller releases it on success; a
+        refusal for another reason (policy, missing factor) rolls it back."""
+        attempt = await self.identity.count_attempt(session, keys)
         account = await repo.account_by_email(session, normalized)
         if account is None or account.status == "blocked":
-            return account, None, Outcome.INVALID
+            return attempt, account, None, Outcome.INVALID
         row = await self.codes.latest(session, account.id, RESET_PURPOSES)
-        return account, row, self.codes.check(row, code, spend=False, discreet=True)
+        return attempt, account, row, self.codes.check(row, code, spend=False, discreet=True)
 
     async def _second_factor(self, session: AsyncSession, account: Account, row: OneTimeChallenge,
                              proof: SecondFactorProof | None, where: Location) -> bool:
@@ -223,11 +220,6 @@ class PasswordReset:
             return True
         self.codes.count_failure(row)
         return False
-
-    async def _count_failure(self, db: Database, keys: tuple[str, ...], where: Location) -> None:
-        async with db.transaction() as session:
-            await self.identity.record_failure(session, keys, None, where)
-        BUSINESS_EVENTS.labels("identity", "password_reset", "refused").inc()
 
     async def _apply(self, session: AsyncSession, account_id: uuid.UUID, challenge_id: uuid.UUID, new_hash: str,
                      where: Location) -> None:
@@ -258,11 +250,8 @@ def _binding(row: OneTimeChallenge) -> str:
     return f"reset:{row.id}"
 
 
-def _tally(row: SigninThrottle | None) -> throttle.Tally:
-    if row is None:
-        return throttle.Tally()
-    return throttle.Tally(consecutive=row.consecutive or 0, in_hour=row.in_hour or 0,
-                          hour_start=aware(row.hour_start) if row.hour_start else None,
-                          locked_until=aware(row.locked_until) if row.locked_until else None)
+def _hourly(per_hour: int) -> throttle.Limits:
+    """Requests are capped per hour only (no streak: each one is counted)."""
+    return throttle.Limits(delay_after=10**9, lock_after=10**9, lock_seconds=3600, max_per_hour=per_hour)
 
 

@@ -72,12 +72,16 @@ async def throttles(session: AsyncSession, keys) -> list[SigninThrottle]:
 
 async def throttle_for_update(session: AsyncSession, key: str) -> SigninThrottle:
     """The key's tally row, locked for this transaction (created if new;
-    a concurrent creator's row is the one we then lock and read)."""
-    query = select(SigninThrottle).where(SigninThrottle.key == key).with_for_update()
-    row = (await session.execute(query)).scalar_one_or_none()
-    if row is not None:
-        return row
+    a concurrent creator's row is the one we then lock and read).
+
+    The insert comes first on purpose: it is a write, so on SQLite it takes
+    the database's write lock before anything is read (a read first would
+    let two transactions read the same tally, and the second writer fail).
+    On PostgreSQL the FOR UPDATE locks the row; `populate_existing` makes
+    the read see the locked row, not an older copy held by the session."""
     await insert_if_absent(session, SigninThrottle.__table__, {"key": key, "consecutive": 0, "in_hour": 0})
+    query = (select(SigninThrottle).where(SigninThrottle.key == key).with_for_update()
+             .execution_options(populate_existing=True))
     return (await session.execute(query)).scalar_one()
 
 

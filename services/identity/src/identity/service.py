@@ -21,7 +21,7 @@ from manager_shared.events.identity import OptionalAlert
 from manager_shared.metrics import BUSINESS_EVENTS
 from manager_shared.outbox import Outbox
 
-from . import phones, session_end, throttle
+from . import attempts, phones, session_end, throttle
 from . import repository as repo
 from .config import Settings
 from .errors import (AccountBlocked, InvalidCredentials, InvalidRefreshToken, SessionEnded, TooManyAttempts,
@@ -106,15 +106,15 @@ class IdentityService:
         """
         normalized = normalize_email(email)
         keys = (throttle.email_key(normalized), throttle.ip_key(where.ip))
+        attempt = await self.begin_attempt(db, keys)  # IDN-04: counted before the check (attempts.py)
         async with db.transaction() as session:
-            streak = await self.refuse_if_throttled(session, keys)
             account = await repo.account_by_email(session, normalized)
             stored_hash = account.password_hash if account else None
         ok = await self.passwords.verify(stored_hash, password)
         if not account or not ok:
             BUSINESS_EVENTS.labels("identity", "sign_in", "failed").inc()
             async with db.transaction() as session:
-                await self.record_failure(session, keys, account, where)
+                await self.finish_attempt(session, attempt, failed=True, account=account, where=where)
             raise InvalidCredentials()
         new_hash = await self.passwords.hash(password) if self.passwords.needs_rehash(stored_hash) else None
         async with db.transaction() as session:
@@ -125,13 +125,12 @@ class IdentityService:
                 raise AccountBlocked()
             if new_hash:
                 account.password_hash = new_hash  # parameters were raised since it was stored
+            await self.finish_attempt(session, attempt, failed=False, end_streak=True)
             if self.second_factor is not None:
                 challenge = await self.second_factor(session, account, persistent)
                 if challenge is not None:  # IDN-03: then the second factor (two_factor.py)
                     return challenge
             now = self.clock.now()
-            if streak:  # only then is there a failure streak to end
-                await self._record_success(session, keys[0])
             await self.note_location(session, account, where, now)
             self.log_activity(session, account.id, "sign_in", where, now)
             pair = await self.open_session(session, account, where, persistent, now)
@@ -145,9 +144,44 @@ class IdentityService:
         return throttle.Limits(s.account_delay_after, s.account_lock_after, s.account_lock_seconds,
                                s.account_max_failures_per_hour)
 
+    async def begin_attempt(self, db: Database, keys: tuple[str, ...]) -> attempts.Attempt:
+        """IDN-04, atomically, for a slow check (Argon2id): in a transaction
+        of its own, 429 if a key is locked (counting the attempts still being
+        evaluated as failures), else admitted as pending; the secret is then
+        evaluated with no lock held and `finish_attempt` records the outcome."""
+        async with db.transaction() as session:
+            return await attempts.reserve(session, keys, self.clock.now(), self._limits, _tally)
+
+    async def finish_attempt(self, session: AsyncSession, attempt: attempts.Attempt, *, failed: bool,
+                             end_streak: bool = False, account: Account | None = None,
+                             where: Location | None = None) -> None:
+        """The outcome of a `begin_attempt`: a failure counts (and the owner
+        of an existing `account` may be told, IDN-08); `end_streak` ends the
+        first key's streak on success."""
+        now = self.clock.now()
+        rows = await attempts.finish(session, attempt, now, self._limits, _tally, failed=failed,
+                                     end_streak=end_streak)
+        if failed and account is not None:
+            await self._alert_failure(session, next(r for r in rows if r.key == attempt.keys[0]), account, where, now)
+            self.log_activity(session, account.id, "sign_in_failed", where, now)
+
+    async def count_attempt(self, session: AsyncSession, keys: tuple[str, ...],
+                            limits: dict[str, throttle.Limits] | None = None) -> attempts.Attempt:
+        """The same in the caller's transaction, for a fast check (a code):
+        the rows stay locked until it commits; a failure commits the count, a
+        rollback (refused for another reason) undoes it. Call it first in the
+        transaction (on SQLite its write takes the lock before any read)."""
+        limits_of = (lambda key: limits[key]) if limits else self._limits
+        return await attempts.begin(session, keys, self.clock.now(), limits_of, _tally)
+
+    async def release_attempt(self, session: AsyncSession, attempt: attempts.Attempt) -> None:
+        """The attempt of `count_attempt` succeeded: its failure is taken back."""
+        await attempts.release(session, attempt)
+
     async def refuse_if_throttled(self, session: AsyncSession, keys: tuple[str, ...]) -> bool:
-        """IDN-04: a locked e-mail or address is refused before any password
-        check, with the same answer whether or not the e-mail has an account.
+        """IDN-04: a locked e-mail or address is refused, with the same answer
+        whether or not the e-mail has an account. A read only: for steps that
+        evaluate no secret (sending a code); those that do use `begin_attempt`.
         Returns whether the first key (the e-mail) has a failure streak."""
         now = self.clock.now()
         rows = await repo.throttles(session, keys)
@@ -159,13 +193,14 @@ class IdentityService:
 
     async def record_failure(self, session: AsyncSession, keys: tuple[str, ...], account: Account | None,
                               where: Location) -> None:
+        """Count a failure that no attempt was admitted for (a push denied on
+        the device), alert the owner (IDN-08) and note it in the activity."""
         now = self.clock.now()
-        for key in keys:
-            row = await repo.throttle_for_update(session, key)
-            tally = throttle.after_failure(_tally(row), now, self._limits(key))
+        for row in await attempts.locked_rows(session, keys):
+            tally = throttle.after_failure(_tally(row), now, self._limits(row.key))
             row.consecutive, row.hour_start, row.in_hour, row.locked_until = (
                 tally.consecutive, tally.hour_start, tally.in_hour, tally.locked_until)
-            if account is not None and key == keys[0]:
+            if account is not None and row.key == keys[0]:
                 await self._alert_failure(session, row, account, where, now)
         if account is not None:
             self.log_activity(session, account.id, "sign_in_failed", where, now)
@@ -180,11 +215,6 @@ class IdentityService:
         await self.outbox.record(session, LoginFailed(
             account_id=account.id, account_version=account.version, ip=where.ip, country=where.country,
             device=where.device, attempts=row.consecutive, failed_at=now, occurred_at=now))
-
-    async def _record_success(self, session: AsyncSession, key: str) -> None:
-        rows = await repo.throttles(session, (key,))
-        if rows and rows[0].consecutive:
-            rows[0].consecutive, rows[0].locked_until = 0, None
 
     async def note_location(self, session: AsyncSession, account: Account, where: Location, now: datetime) -> None:
         known = await repo.known_location(session, account.id, where.place_key, where.device)
@@ -259,11 +289,12 @@ class IdentityService:
             account = await repo.account_by_id(session, account_id)
             if account is None:
                 raise NotFound()
-            keys = (throttle.email_key(account.email_normalized), throttle.ip_key(where.ip))
-            await self.refuse_if_throttled(session, keys)
-        if not await self.passwords.verify(account.password_hash, password):
-            async with db.transaction() as session:
-                await self.record_failure(session, keys, None, where)
+        keys = (throttle.email_key(account.email_normalized), throttle.ip_key(where.ip))
+        attempt = await self.begin_attempt(db, keys)
+        ok = await self.passwords.verify(account.password_hash, password)
+        async with db.transaction() as session:
+            await self.finish_attempt(session, attempt, failed=not ok)
+        if not ok:
             raise WrongPassword()
         return account
 

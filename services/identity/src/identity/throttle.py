@@ -45,6 +45,19 @@ def retry_after(tally: Tally, now: datetime) -> int:
     return max(1, int((tally.locked_until - now).total_seconds() + 0.999))
 
 
+def wait_with_pending(tally: Tally, pending: int, now: datetime, limits: Limits) -> int:
+    """Seconds to wait (0 = may try now) when `pending` attempts are still
+    being evaluated: if they all failed they must not pass the lock or the
+    hourly cap, so beyond that a new attempt waits for them (1 s)."""
+    wait = retry_after(tally, now)
+    if wait or not pending:
+        return wait
+    in_hour = tally.in_hour if tally.hour_start is not None and now - tally.hour_start < timedelta(hours=1) else 0
+    if tally.consecutive + pending >= limits.lock_after or in_hour + pending >= limits.max_per_hour:
+        return 1
+    return 0
+
+
 def after_failure(tally: Tally, now: datetime, limits: Limits) -> Tally:
     hour_start, in_hour = tally.hour_start, tally.in_hour
     if hour_start is None or now - hour_start >= timedelta(hours=1):

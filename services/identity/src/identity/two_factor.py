@@ -231,14 +231,12 @@ class TwoFactorService:
         account_id = uuid.UUID(claims["sub"])
         keys = (f"mfa:{account_id}", throttle.ip_key(where.ip))
         async with db.transaction() as session:
-            await ident.refuse_if_throttled(session, keys)
-        async with db.transaction() as session:
+            attempt = await ident.count_attempt(session, keys)  # IDN-04: counted before the proof is checked
             amr = await self.check_factor(session, account_id, step, claims, where)
             if amr is not None:
+                await ident.release_attempt(session, attempt)
                 return await self.finish_sign_in(session, claims, amr, where)
-        async with db.transaction() as session:
-            await ident.record_failure(session, keys, None, where)
-        raise InvalidSecondFactor()
+        raise InvalidSecondFactor()  # the attempt stays counted
 
     async def finish_sign_in(self, session: AsyncSession, claims: dict, amr: str, where: Location) -> TokenPair:
         """Open the session once the second factor is proven; spends the mfa_token

@@ -210,7 +210,9 @@ class OneTimeCodes:
 
     def matches(self, row: OneTimeChallenge, code: str) -> bool:
         typed = normalize(code)
-        return typed.isdigit() and hmac.compare_digest(row.secret_hash or "", self._mac(str(row.id), typed))
+        if not (typed.isascii() and typed.isdigit()):  # compare_digest refuses non-ASCII text
+            return False
+        return hmac.compare_digest(row.secret_hash or "", self._mac(str(row.id), typed))
 
     def check(self, row: OneTimeChallenge | None, code: str, *, spend: bool = True,
               discreet: bool = False) -> Outcome:

@@ -9,6 +9,7 @@ from zoneinfo import available_timezones
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from manager_shared.events.identity import OptionalAlert
+from manager_shared.typed import TypedCode  # codes typed in full-width forms
 
 Language = Literal["fr", "en", "de", "it", "es"]
 _ZONES = frozenset(available_timezones())
@@ -143,7 +144,7 @@ class SupportCode(BaseModel):
 
 class SupportVerify(_Strict):
     email: EmailStr
-    code: str = Field(min_length=8, max_length=12)
+    code: TypedCode = Field(min_length=8, max_length=12)
 
 
 class SupportVerified(BaseModel):
@@ -179,8 +180,8 @@ class MfaStep(_Strict):
 
     mfa_token: str = Field(min_length=20, max_length=2048)
     method: Literal["totp", "webauthn", "sms", "push", "emergency_code"] | None = None
-    code: str | None = Field(default=None, max_length=10)
-    emergency_code: str | None = Field(default=None, max_length=40)
+    code: TypedCode | None = Field(default=None, max_length=10)
+    emergency_code: TypedCode | None = Field(default=None, max_length=40)
     # WebAuthn: the PublicKeyCredential JSON from navigator.credentials.get()
     webauthn: dict | None = None
     # SMS / push: the challenge the code was sent for or the device was asked about
@@ -201,7 +202,7 @@ class TotpEnrolment(BaseModel):
 
 
 class TotpConfirm(_Strict):
-    code: str = Field(min_length=6, max_length=6)
+    code: TypedCode = Field(min_length=6, max_length=6)
 
 
 class EmergencyCodes(BaseModel):
@@ -240,7 +241,7 @@ class AppPasswordIssued(AppPasswordRead):
 
 class SyncCredentials(_Strict):
     login: str = Field(min_length=3, max_length=254)
-    password: str = Field(min_length=1, max_length=128)
+    password: TypedCode = Field(min_length=1, max_length=128)
 
 
 class SyncIdentity(BaseModel):

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from manager_shared.typed import TypedCode  # X-03: codes typed in full-width forms
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -32,7 +34,7 @@ class SmsEnrolment(BaseModel):
 
 
 class SmsConfirm(_Strict):
-    code: str = Field(min_length=6, max_length=16)
+    code: TypedCode = Field(min_length=6, max_length=16)
 
 
 class SmsSignInCode(_Strict):
@@ -72,14 +74,14 @@ class SecondFactorProof(_Strict):
     emergency code. (Security keys and push have no reset-bound challenge yet.)"""
 
     method: Literal["totp", "sms", "emergency_code"]
-    code: str | None = Field(default=None, max_length=10)
-    emergency_code: str | None = Field(default=None, max_length=40)
+    code: TypedCode | None = Field(default=None, max_length=10)
+    emergency_code: TypedCode | None = Field(default=None, max_length=40)
     challenge_id: uuid.UUID | None = None
 
 
 class PasswordResetConfirm(_Strict):
     email: EmailStr
-    code: str = Field(min_length=6, max_length=16)
+    code: TypedCode = Field(min_length=6, max_length=16)
     new_password: str = Field(min_length=1, max_length=1024)  # the policy gives the precise reason
     # Required when the account has 2FA (answer 403 second_factor_required otherwise).
     second_factor: SecondFactorProof | None = None
@@ -89,7 +91,7 @@ class PasswordResetSmsCode(_Strict):
     """With a valid reset code, have the sign-in SMS factor send a code (2FA accounts)."""
 
     email: EmailStr
-    code: str = Field(min_length=6, max_length=16)
+    code: TypedCode = Field(min_length=6, max_length=16)
     method_id: uuid.UUID | None = None
 
 
@@ -109,7 +111,7 @@ class LoginEmailChangePending(BaseModel):
 
 
 class CodeConfirm(_Strict):
-    code: str = Field(min_length=6, max_length=16)
+    code: TypedCode = Field(min_length=6, max_length=16)
 
 
 class LoginEmailRead(BaseModel):

@@ -25,7 +25,7 @@ def qr_svg(uri: str) -> str:
 
 def matching_step(secret: str, code: str, now: datetime, last_step: int) -> int | None:
     """The time step `code` belongs to (now ±1), if it is later than `last_step`."""
-    if not (code.isdigit() and len(code) == 6):
+    if not (code.isascii() and code.isdigit() and len(code) == 6):  # compare_digest needs ASCII (X-03)
         return None
     totp, current = pyotp.TOTP(secret), int(now.timestamp()) // STEP_SECONDS
     for step in (current - 1, current, current + 1):

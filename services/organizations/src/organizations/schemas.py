@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from manager_shared.typed import TypedCode  # a token typed in full-width forms
+
 Role = Literal["legal_representative", "administrator", "collaborator", "external"]
 Kind = Literal["private", "association", "company", "public_body", "other"]
 EditableKind = Literal["association", "company", "public_body", "other"]
@@ -144,7 +146,7 @@ class MyInvitationRead(BaseModel):
 
 
 class InvitationAccept(_In):
-    token: str = Field(min_length=20, max_length=200)
+    token: TypedCode = Field(min_length=20, max_length=200)
 
 
 class AddressIn(_In):

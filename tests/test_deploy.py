@@ -165,9 +165,16 @@ def test_x_05_service_dockerfile(name):
     # Editable install: the service finds its migrations next to its source.
     installs = " ".join(args_of("RUN"))
     assert f"-e /src/services/{name}" in installs and "-e /src/shared" in installs
+    # Exactly the pinned versions: every pip install is constrained by constraints.txt.
+    copies = [args.split() for args in args_of("COPY")]
+    [pins] = [dest for *srcs, dest in copies if srcs == ["constraints.txt"]] or [None]
+    assert pins, "constraints.txt is not copied into the image"
+    pip_runs = [args for args in args_of("RUN") if "pip install" in args]
+    assert pip_runs and all(re.search(rf"pip install (.* )?(-c|--constraint)[ =]{re.escape(pins)}( |$)", args)
+                            for args in pip_runs), f"a pip install without -c {pins}: {pip_runs}"
     # Its own image: nothing from the other services.
     sources = {src for args in args_of("COPY") for src in args.split()[:-1] if not src.startswith("--")}
-    assert sources <= {"shared/", f"services/{name}/"}, f"copies {sources}"
+    assert sources <= {"shared/", f"services/{name}/", "constraints.txt"}, f"copies {sources}"
     secretish = [args for instr in ("ENV", "ARG") for args in args_of(instr)
                  if re.search(r"PASSWORD|SECRET|TOKEN|PRIVATE_KEY", args, re.I)]
     assert not secretish, f"secrets do not belong in the image: {secretish}"

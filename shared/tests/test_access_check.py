@@ -59,34 +59,36 @@ def test_org_09_union_of_own_category_and_team_grants():
     assert decide(org, LR, "view", blocked=True).code == "account_blocked"
 
 
+# organizations numbers an organization's events 1, 2, 3, ... (org_version); a
+# projection applies them in that order (tests of early events: test_access_order.py)
 def test_org_09_late_or_repeated_events_do_not_roll_back():
     org = _org()
     first_grant = _history()[5]
     assert not org.apply(first_grant)  # already applied (same org_version)
     revoke = MemberRightsChanged(organization_id=ORG, account_id=COLLAB, changed_by=LR, full_access=False,
-                                 accounting=False, grants=[], category_grants=[], org_version=20)
+                                 accounting=False, grants=[], category_grants=[], org_version=9)
     assert org.apply(revoke)
-    assert not org.apply(first_grant.model_copy(update={"org_version": 19}))
+    assert not org.apply(first_grant.model_copy(update={"org_version": 8}))
     assert decide(org, COLLAB, "use", DOMAIN).code == "right_missing"
 
 
 def test_org_10_11_locks_maintenance_and_two_factor_policy():
     org = _org()
     org.apply(ProductLocked(organization_id=ORG, product_id=DOMAIN, product_name="a.ch", kind="domain", locked_by=LR,
-                            locked_by_name=None, organization_name="O", recipients=[], org_version=30))
+                            locked_by_name=None, organization_name="O", recipients=[], org_version=9))
     assert decide(org, COLLAB, "manage", DOMAIN).code == "product_locked"
     assert decide(org, COLLAB, "use", DOMAIN).allowed
     assert decide(org, LR, "manage", DOMAIN).allowed
     org.apply(ProductMaintenanceChanged(organization_id=ORG, product_id=MAIL, product_name="m", maintenance=True,
-                                        changed_by=LR, organization_name="O", recipients=[], org_version=31))
+                                        changed_by=LR, organization_name="O", recipients=[], org_version=10))
     assert decide(org, COLLAB, "use", MAIL).code == "product_in_maintenance"
     org.apply(TwoFactorPolicyChanged(organization_id=ORG, required=True, changed_by=LR, organization_name="O",
-                                     members_without_two_factor=[], org_version=32))
+                                     members_without_two_factor=[], org_version=11))
     assert decide(org, COLLAB, "use", DOMAIN).code == "two_factor_required"
     assert decide(org, COLLAB, "use", DOMAIN, channel="sync").allowed
     assert decide(org, LR, "administer").allowed
     org.apply(MemberTwoFactorStatusChanged(organization_id=ORG, account_id=COLLAB, two_factor_enabled=True,
-                                           org_version=33))
+                                           org_version=12))
     assert decide(org, COLLAB, "use", DOMAIN).allowed
 
 
@@ -111,10 +113,10 @@ def test_org_09_projection_follows_removal_deletion_and_blocking():
     assert projection.check(COLLAB, ORG, "use", DOMAIN).code == "account_blocked"  # older: ignored
     projection.apply(AccountUnblocked(account_id=COLLAB, account_version=6, unblocked_at=_history()[0].occurred_at))
     projection.apply(MemberRemoved(organization_id=ORG, account_id=COLLAB, reason="removed", removed_by=LR,
-                                   org_version=40, organization_name="O", member=Recipient(account_id=COLLAB)))
+                                   org_version=9, organization_name="O", member=Recipient(account_id=COLLAB)))
     assert projection.check(COLLAB, ORG, "use", DOMAIN).code == "not_member"
     projection.apply(OrganizationDeleted(organization_id=ORG, name="O", deleted_by=LR, send_paid_invoices=False,
-                                         requester=Recipient(account_id=LR), org_version=41))
+                                         requester=Recipient(account_id=LR), org_version=10))
     assert projection.check(LR, ORG, "view").code == "not_member"
-    late = MemberAdded(organization_id=ORG, account_id=COLLAB, role="administrator", org_version=42)
+    late = MemberAdded(organization_id=ORG, account_id=COLLAB, role="administrator", org_version=11)
     assert not projection.apply(late)  # a deleted organization stays deleted

@@ -63,6 +63,7 @@ async def _unpublished(db) -> int:
 
 
 async def test_x_02_outbox_event_arrives_once_after_failed_and_interrupted_publishes(db, broker):
+    # three relays one after the other, as if restarted: lease_seconds=0 lets each take over at once
     event = _event()
     async with db.transaction() as session:
         await Outbox(probe.outbox).record(session, event)
@@ -71,7 +72,7 @@ async def test_x_02_outbox_event_arrives_once_after_failed_and_interrupted_publi
         raise ConnectionError("broker unreachable")
 
     with pytest.raises(ConnectionError):
-        await OutboxRelay(db, probe.outbox, broker_down, service="probe").publish_pending()
+        await OutboxRelay(db, probe.outbox, broker_down, service="probe", lease_seconds=0).publish_pending()
     assert await _unpublished(db) == 1  # the failed publish kept the event
 
     await _start_consumer(db, broker, event.topic)
@@ -84,10 +85,10 @@ async def test_x_02_outbox_event_arrives_once_after_failed_and_interrupted_publi
         raise RuntimeError("relay killed after publish, before marking")
 
     with pytest.raises(RuntimeError):
-        await OutboxRelay(db, probe.outbox, publish_then_die, service="probe").publish_pending()
+        await OutboxRelay(db, probe.outbox, publish_then_die, service="probe", lease_seconds=0).publish_pending()
     assert await _unpublished(db) == 1  # sent once, but not marked: it will go again
 
-    assert await OutboxRelay(db, probe.outbox, publish, service="probe").publish_pending() == 1
+    assert await OutboxRelay(db, probe.outbox, publish, service="probe", lease_seconds=0).publish_pending() == 1
     assert await _unpublished(db) == 0
     assert await _wait(lambda: _effect_is(db, event.event_id, 1))
     await asyncio.sleep(1.0)  # the second copy is on the broker too: give it time to be (not) applied

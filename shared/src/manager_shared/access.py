@@ -8,14 +8,18 @@ the upserts are shared, so no service ever reads another's tables.
 """
 from __future__ import annotations
 
+import logging
 import uuid
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from .access_check import Decision, OrgAccess, decide
+from .metrics import PROJECTION_EARLY_EVENTS
 from .events import (AccountBlocked, AccountUnblocked, Event, MemberAdded, MemberRemoved, MemberRoleChanged,
                      OrganizationDeleted)
+
+log = logging.getLogger(__name__)
 
 # A removed member keeps a row with this role, so a late MemberAdded cannot bring it back.
 REMOVED = "removed"
@@ -104,8 +108,15 @@ class OrgAccessStore:
         org = await self.load(session, organization_id, for_update=True)
         fresh = org is None
         org = org or OrgAccess(organization_id)
+        held = len(org.pending)
         if not org.apply(event):
             return False
+        if len(org.pending) > held:  # ahead of an earlier version: kept, applied when the gap fills
+            PROJECTION_EARLY_EVENTS.labels("org_access").inc()
+            log.warning("org_access %s: %s (version %s) held, waiting for version %s (%d held)", organization_id,
+                        event.type, getattr(event, "org_version", "?"), org.missing_version(), len(org.pending))
+        elif held:
+            log.info("org_access %s: gap filled, %d held event(s) applied", organization_id, held - len(org.pending))
         await self.save(session, org, insert=fresh)
         return True
 

@@ -23,7 +23,7 @@ from uuid import UUID
 from .events import (AccountBlocked, AccountUnblocked, Event, MemberAdded, MemberRemoved, MemberRightsChanged,
                      MemberRoleChanged, MemberTwoFactorStatusChanged, OrganizationCreated, OrganizationDeleted,
                      ProductAdded, ProductLocked, ProductMaintenanceChanged, ProductRemoved, ProductUnlocked,
-                     TeamChanged, TeamDeleted, TwoFactorPolicyChanged)
+                     TeamChanged, TeamDeleted, TwoFactorPolicyChanged, parse_event)
 
 FULL_ROLES = frozenset({"legal_representative", "administrator"})
 LIMITED_ROLES = frozenset({"collaborator", "external"})
@@ -106,21 +106,39 @@ class OrgAccess:
     members: dict[UUID, Member] = field(default_factory=dict)
     products: dict[UUID, Product] = field(default_factory=dict)
     teams: dict[UUID, Team] = field(default_factory=dict)
+    # Events that arrived ahead of an earlier version (org_version -> event
+    # JSON), held until the gap is filled: applied early, a MemberRoleChanged
+    # before its MemberAdded would be lost for good (X-02).
+    pending: dict[int, str] = field(default_factory=dict)
 
     # -- applying events -------------------------------------------------
     def apply(self, event: Event) -> bool:
-        """Apply one of organizations' events; False if it is not newer than
-        the state (a duplicate or late event) or not about access."""
-        handler = _HANDLERS.get(type(event))
-        if handler is None:
+        """Apply one of organizations' events in org_version order; False if
+        it is not newer than the state (a duplicate or late event) or not
+        about access. An event ahead of the next version is held in `pending`
+        (True: the state changed) and applied once the versions before it are."""
+        if type(event) not in _HANDLERS:
             return False
         version = getattr(event, "org_version", 0)
-        if version and version <= self.version:
+        if version and (version <= self.version or version in self.pending):
             return False
-        if self.deleted and not isinstance(event, OrganizationDeleted):
-            return False
-        handler(self, event)
+        if version > self.version + 1:
+            self.pending[version] = event.model_dump_json()
+            return True
+        changed = self._apply_now(event, version)
+        while self.version + 1 in self.pending:
+            changed = self._apply_now(parse_event(self.pending.pop(self.version + 1)), self.version + 1) or changed
+        return changed
+
+    def missing_version(self) -> int | None:
+        """The version the held events wait for, if any."""
+        return self.version + 1 if self.pending else None
+
+    def _apply_now(self, event: Event, version: int) -> bool:
         self.version = max(self.version, version)
+        if self.deleted and not isinstance(event, OrganizationDeleted):
+            return False  # a deleted organization stays deleted
+        _HANDLERS[type(event)](self, event)
         return True
 
     def _created(self, e: OrganizationCreated) -> None:
@@ -226,12 +244,14 @@ class OrgAccess:
             "p": {str(p): [x.kind, x.category, x.name, x.locked, x.maintenance] for p, x in self.products.items()},
             "t": {str(t): [x.name, sorted(map(str, x.members)), {str(p): sorted(r) for p, r in x.grants.items()}]
                   for t, x in self.teams.items()},
+            **({"pend": {str(v): e for v, e in sorted(self.pending.items())}} if self.pending else {}),
         }, separators=(",", ":"))
 
     @classmethod
     def from_doc(cls, organization_id: UUID, doc: str) -> "OrgAccess":
         d = json.loads(doc)
-        org = cls(organization_id, version=d["v"], two_factor_required=d["tfa"], deleted=d["del"])
+        org = cls(organization_id, version=d["v"], two_factor_required=d["tfa"], deleted=d["del"],
+                  pending={int(v): e for v, e in d.get("pend", {}).items()})
         for a, (role, tfa, acc, full, grants, cats) in d["m"].items():
             org.members[UUID(a)] = Member(role, tfa, acc, full, {UUID(p): frozenset(r) for p, r in grants.items()},
                                           {c: frozenset(r) for c, r in cats.items()})

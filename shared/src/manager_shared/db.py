@@ -38,6 +38,9 @@ def event_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         sa.Column("event_id", sa.Uuid, primary_key=True),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
     )
+    from .lease import lease_table  # the relay's lease row (one active relay per service)
+
+    lease_table(metadata)
     return outbox, inbox
 
 

@@ -30,6 +30,14 @@ EVENTS_RETRIED = Counter(
 EVENTS_DEAD_LETTERED = Counter(
     "events_dead_lettered_total", "Messages sent to a dead-letter topic", ["service", "topic"])
 OUTBOX_BACKLOG = Gauge("outbox_backlog", "Unpublished outbox events", ["service"])
+EVENTS_REPLAYED = Counter(
+    "events_replayed_total", "Outbox events published again because the broker came back empty", ["service"])
+PROJECTION_EARLY_EVENTS = Counter(
+    "projection_events_early_total", "Events that arrived ahead of an earlier version and were held back",
+    ["projection"])
+PROJECTION_GAP_WAITING = Gauge(
+    "projection_gap_waiting_events", "Events held back by this process's projections, waiting for an earlier one",
+    ["projection"])
 OUTBOX_OLDEST_AGE = Gauge(
     "outbox_oldest_age_seconds", "Age of the oldest unpublished outbox event", ["service"])
 BUSINESS_EVENTS = Counter(

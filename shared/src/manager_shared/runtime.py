@@ -23,6 +23,7 @@ from .errors import install_error_handlers
 from .events import (AccountBlocked, AccountUnblocked, MemberAdded, MemberRemoved, MemberRoleChanged,
                      OrganizationDeleted, SessionsEnded)
 from .metrics import MetricsMiddleware, metrics_response
+from .incarnation import BrokerIncarnation
 from .outbox import Outbox, OutboxRelay
 from .redaction import SealedFieldEraser
 from .sealing import producer_sealer
@@ -59,8 +60,12 @@ class ServiceRuntime:
         # Codes and tokens in events are sealed to notifications' key; a
         # producer of them without the key refuses to start (X-06).
         self.outbox = Outbox(outbox_table, sealer=producer_sealer(name, settings.notifications_seal_key))
-        self.relay = OutboxRelay(self.db, outbox_table, self._publish, service=name,
-                                 batch_size=settings.relay_batch_size)
+        self.relay = OutboxRelay(
+            self.db, outbox_table, self._publish, service=name, batch_size=settings.relay_batch_size,
+            lease_seconds=settings.relay_lease_seconds,
+            incarnation=BrokerIncarnation(settings.kafka_bootstrap, client_id=f"manager-{name}-relay")
+            if settings.relay_replay_on_new_broker else None,
+            replay_window_seconds=settings.relay_replay_window_hours * 3600, on_new_broker=self._ensure_topics)
         self.inbox_table = inbox_table
         self.consumers: list[tuple[EventConsumer, tuple[str, ...]]] = []
         self.verifier = TokenVerifier(JwksCache(settings.jwks_url), issuer=settings.token_issuer,
@@ -146,6 +151,10 @@ class ServiceRuntime:
     async def _publish(self, topic: str, key: bytes, value: bytes, headers: dict[str, str]):
         return await self.broker.publish(value, topic, key=key, headers=headers, no_confirm=True)
 
+    async def _ensure_topics(self) -> None:
+        await ensure_topics(self.settings.kafka_bootstrap, self.topics(),
+                            partitions=self.settings.kafka_partitions, replication=self.settings.kafka_replication)
+
     def consumer(self, name: str, *topics: str) -> EventConsumer:
         """Declare a consumer of `topics`; it subscribes when the app starts."""
         s = self.settings
@@ -193,8 +202,7 @@ class ServiceRuntime:
             await migrate(self.db, self.migrations)
         for hook in self._startup:
             await hook()
-        await ensure_topics(self.settings.kafka_bootstrap, self.topics(),
-                            partitions=self.settings.kafka_partitions, replication=self.settings.kafka_replication)
+        await self._ensure_topics()
         self._subscribe_all()
         await self.broker.start()
         self.relay.start()

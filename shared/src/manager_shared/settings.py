@@ -28,6 +28,15 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = 5
     consumer_backoff_base: float = 0.2
     relay_batch_size: int = 500
+    # One relay per service publishes at a time (per-key order with several
+    # replicas); a stopped or hung holder is replaced after this long.
+    relay_lease_seconds: float = 10.0
+    # A broker that came back empty (the embedded one keeps everything in
+    # memory) gets the outbox rows of the last RELAY_REPLAY_WINDOW_HOURS again;
+    # consumers skip what they already applied. Keep it within the retention
+    # of published outbox rows and of the consumers' inbox.
+    relay_replay_on_new_broker: bool = True
+    relay_replay_window_hours: float = 168
     # notifications' current seal public key (base64url X25519): codes and
     # tokens in events are sealed to it (X-06). A producer of such events
     # (identity, organizations) refuses to start without it.

@@ -17,7 +17,8 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 log = logging.getLogger(__name__)
 
 
-async def ensure_topics(bootstrap: str, topics: Iterable[str], *, partitions: int, replication: int) -> None:
+async def ensure_topics(bootstrap: str, topics: Iterable[str], *, partitions: int, replication: int,
+                        config: dict[str, str] | None = None) -> None:
     wanted = sorted(set(topics))
     if not wanted:
         return
@@ -28,7 +29,8 @@ async def ensure_topics(bootstrap: str, topics: Iterable[str], *, partitions: in
         missing = [t for t in wanted if t not in existing]
         if missing:
             try:
-                await admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=replication)
+                await admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=replication,
+                                                    topic_configs=config or {})
                                            for t in missing])
             except TopicAlreadyExistsError:
                 pass  # another replica was quicker

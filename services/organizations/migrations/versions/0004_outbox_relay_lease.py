@@ -3,8 +3,8 @@
 Revision ID: 0004
 Revises: 0003
 """
-from alembic import op  # noqa: F401
-import sqlalchemy as sa  # noqa: F401
+from alembic import op
+import sqlalchemy as sa
 
 
 revision = '0004'
@@ -14,8 +14,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "outbox_relay_lease",
+        sa.Column("name", sa.String(50), primary_key=True),
+        sa.Column("holder", sa.String(200), nullable=False),
+        sa.Column("expires_ms", sa.BigInteger, nullable=False),
+        sa.Column("broker_incarnation", sa.String(100), nullable=True),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("outbox_relay_lease")

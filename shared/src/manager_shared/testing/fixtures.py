@@ -66,12 +66,15 @@ def env_for(prefix: str, overrides: dict) -> dict[str, str]:
 
 
 async def feed(app, *events) -> list[str]:
-    """Hand events to whichever of the app's consumers handles their type, as
-    the broker would; returns the outcomes (processed, duplicate, ...)."""
+    """Hand events to every one of the app's consumers that handles their
+    type, as the broker would (each consumer is a group of its own); returns
+    the outcomes (processed, duplicate, ...) of the first such consumer."""
     outcomes = []
     for event in events:
-        consumer = next(c for c, _ in app.state.runtime.consumers if event.type in c.handlers)
-        outcomes.append(await consumer.handle_raw(event.topic, sealed_bytes(event)))
+        body = sealed_bytes(event)
+        handlers = [c for c, _ in app.state.runtime.consumers if event.type in c.handlers]
+        results = [await c.handle_raw(event.topic, body) for c in handlers]
+        outcomes.append(results[0])
     return outcomes
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from manager_shared.access import blocked_accounts_table, membership_table, org_access_table
 from manager_shared.sessions import ended_sessions_table
-from manager_shared.db import event_tables
+from manager_shared.db import UtcDateTime, event_tables
 
 
 class Base(SQLModel, registry=registry()):
@@ -26,7 +25,7 @@ class BillingAccount(Base, table=True):
     organization_id: uuid.UUID = Field(sa_column_kwargs={"unique": True})
     organization_name: str = Field(max_length=200)
     currency: str = Field(max_length=3)
-    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    created_at: datetime = Field(sa_type=UtcDateTime())
 
 
 outbox_table, inbox_table = event_tables(Base.metadata)

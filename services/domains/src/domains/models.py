@@ -4,13 +4,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from manager_shared.access import blocked_accounts_table, membership_table, org_access_table
 from manager_shared.sessions import ended_sessions_table
-from manager_shared.db import event_tables
+from manager_shared.db import UtcDateTime, event_tables
 
 
 class Base(SQLModel, registry=registry()):
@@ -24,7 +23,7 @@ class OrganizationRef(Base, table=True):
 
     id: uuid.UUID = Field(primary_key=True)
     name: str = Field(max_length=200)
-    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    created_at: datetime = Field(sa_type=UtcDateTime())
 
 
 class Domain(Base, table=True):
@@ -35,8 +34,8 @@ class Domain(Base, table=True):
     name: str = Field(max_length=253, sa_column_kwargs={"unique": True})
     tld: str = Field(max_length=63)
     status: str = Field(default="active", max_length=20)
-    expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
-    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=UtcDateTime())
+    created_at: datetime = Field(sa_type=UtcDateTime())
 
 
 outbox_table, inbox_table = event_tables(Base.metadata)

@@ -25,7 +25,7 @@ from . import repository as repo
 from . import throttle
 from .location import Location
 from .models import AppPassword
-from .service import _aware, normalize_email
+from .service import normalize_email
 from .tokens import hash_token
 from .two_factor import TwoFactorService
 
@@ -133,7 +133,7 @@ class AppPasswords:
                     AppPassword.revoked_at.is_(None)))).scalar_one_or_none()
             if row is not None:
                 now = ident.clock.now()
-                if row.last_used_at is None or (now - _aware(row.last_used_at)).total_seconds() > 3600:
+                if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 3600:
                     row.last_used_at = now  # hourly, not a write per IMAP login
                 await ident.release_attempt(session, attempt)
                 BUSINESS_EVENTS.labels("identity", "app_password", "accepted").inc()

@@ -25,7 +25,7 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes, serialization
@@ -157,11 +157,11 @@ class OneTimeCodes:
     def retry_after(self, recent: list[OneTimeChallenge], purpose: str, budget: Budget, now: datetime) -> int:
         """Seconds to wait before another code may be sent (0 = now)."""
         waits = [0.0]
-        same = [aware(r.created_at) for r in recent if r.purpose == purpose]
+        same = [r.created_at for r in recent if r.purpose == purpose]
         if same:
             waits.append((max(same) + timedelta(seconds=budget.cooldown_seconds) - now).total_seconds())
         if len(recent) >= budget.per_hour:
-            oldest = sorted(aware(r.created_at) for r in recent)[len(recent) - budget.per_hour]
+            oldest = sorted(r.created_at for r in recent)[len(recent) - budget.per_hour]
             waits.append((oldest + timedelta(hours=1) - now).total_seconds())
         wait = max(waits)
         return max(1, int(wait + 0.999)) if wait > 0 else 0
@@ -202,7 +202,7 @@ class OneTimeCodes:
             return Outcome.INVALID
         if row.used_at is not None:
             return Outcome.USED
-        if aware(row.expires_at) <= self.now():
+        if row.expires_at <= self.now():
             return Outcome.EXPIRED
         if row.attempts >= self.max_attempts:
             return Outcome.EXHAUSTED
@@ -250,8 +250,3 @@ def payload_of(row: OneTimeChallenge) -> dict:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

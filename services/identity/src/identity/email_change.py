@@ -32,7 +32,7 @@ from manager_shared.events import LoginEmailChanged, LoginEmailChangeRequested, 
 from manager_shared.metrics import BUSINESS_EVENTS
 
 from . import repository as repo
-from .codes import Budget, CodeRefused, OneTimeCodes, Outcome, TooManyCodes, aware, payload_of
+from .codes import Budget, CodeRefused, OneTimeCodes, Outcome, TooManyCodes, payload_of
 from .location import Location
 from .schemas_recovery import LoginEmailChangePending, LoginEmailRead, RecoveryEmailRead
 from .service import IdentityService, normalize_email
@@ -153,7 +153,7 @@ class EmailChange:
         if row is None or self.codes.inspect(row) is not Outcome.OK:
             return LoginEmailRead(email=account.email)
         return LoginEmailRead(email=account.email, pending_email=payload_of(row).get("new_email"),
-                              pending_expires_at=aware(row.expires_at))
+                              pending_expires_at=row.expires_at)
 
     async def set_recovery_email(self, db: Database, who: Principal, password: str, address: str | None,
                                  where: Location) -> RecoveryEmailRead:

@@ -300,7 +300,7 @@ class PushFactor(FactorKind):
                     row.used_at = self._now()
                     return await self.service.finish_sign_in(session, claims, AMR[self.kind], where)
                 waiting = row.status == "pending" and row.used_at is None and not self._expired(row)
-                denied, expires_at = row.status == "denied", _aware(row.expires_at)
+                denied, expires_at = row.status == "denied", row.expires_at
             if denied:
                 raise PushDenied()
             if not waiting:  # expired, or replaced by a newer request of this sign-in
@@ -334,16 +334,11 @@ class PushFactor(FactorKind):
         return True
 
     def _expired(self, row: OneTimeChallenge) -> bool:
-        return _aware(row.expires_at) <= self._now()
+        return row.expires_at <= self._now()
 
 
 def _read(row: OneTimeChallenge) -> PushChallengeRead:
     p = json.loads(row.payload)
     return PushChallengeRead(challenge_id=row.id, nonce=p["nonce"], ip=p["ip"], country=p["country"],
                              device=p["device"], requested_at=datetime.fromisoformat(p["requested_at"]),
-                             expires_at=_aware(row.expires_at))
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+                             expires_at=row.expires_at)

@@ -157,7 +157,7 @@ class WebAuthnFactor(FactorKind):
         row = (await session.execute(select(OneTimeChallenge).where(
             OneTimeChallenge.id == challenge_id, OneTimeChallenge.account_id == account_id,
             OneTimeChallenge.purpose == REGISTER).with_for_update())).scalar_one_or_none()
-        if row is None or row.used_at is not None or _aware(row.expires_at) <= self._now():
+        if row is None or row.used_at is not None or row.expires_at <= self._now():
             raise WebAuthnChallengeInvalid()
         row.used_at = self._now()
         return json.loads(row.payload)
@@ -198,7 +198,7 @@ class WebAuthnFactor(FactorKind):
             OneTimeChallenge.bound_to == claims["jti"], OneTimeChallenge.purpose == SIGN_IN,
             OneTimeChallenge.account_id == account_id).with_for_update())).scalars().first()
         now = self._now()
-        if challenge is None or challenge.used_at is not None or _aware(challenge.expires_at) <= now:
+        if challenge is None or challenge.used_at is not None or challenge.expires_at <= now:
             return False
         challenge.used_at = now  # single use, whatever the outcome (committed with the failure)
         key = (await session.execute(select(WebAuthnCredential).where(
@@ -268,8 +268,3 @@ def _reason(exc: Exception) -> str:
     if "sign count" in text:
         return "signature counter did not increase (possible cloned key)"
     return type(exc).__name__
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

@@ -9,15 +9,15 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from manager_shared.access import blocked_accounts_table
-from manager_shared.db import event_tables
+from manager_shared.db import UtcDateTime, event_tables
 
 
 class Base(SQLModel, registry=registry()):
     pass
 
 
-def _tz() -> sa.DateTime:
-    return sa.DateTime(timezone=True)
+def _tz() -> UtcDateTime:
+    return UtcDateTime()
 
 
 class Account(Base, table=True):

@@ -39,7 +39,7 @@ from manager_shared.metrics import BUSINESS_EVENTS
 
 from . import phones, throttle
 from . import repository as repo
-from .codes import Budget, CodeRefused, OneTimeCodes, Outcome, aware
+from .codes import Budget, CodeRefused, OneTimeCodes, Outcome
 from .factor_sms import RESET as SMS_RESET, SIGN_IN as SMS_SIGN_IN, SmsFactor
 from .location import Location
 from .models import Account, OneTimeChallenge
@@ -155,7 +155,7 @@ class PasswordReset:
                 await self.identity.release_attempt(session, attempt)
                 exclude = account.recovery_phone if row.purpose == SMS_RESET else None
                 method = await self.sms.method_for(session, account.id, method_id, exclude_phone=exclude)
-                left = int((aware(row.expires_at) - self.codes.now()).total_seconds())
+                left = int((row.expires_at - self.codes.now()).total_seconds())
                 sent = await self.sms.send(session, account.id, method.phone, SMS_SIGN_IN, "sign_in",
                                            bound_to=_binding(row), method_id=method.id,
                                            ttl_seconds=max(1, min(self.settings.sms_code_ttl_seconds, left)))
@@ -214,7 +214,7 @@ class PasswordReset:
             usable = sorted({k.kind for k, _ in factors} & RESET_FACTORS)
             raise SecondFactorRequired(methods=[*usable, "emergency_code"])
         step = MfaStep.model_construct(mfa_token="", **proof.model_dump())
-        claims = {"sub": str(account.id), "jti": _binding(row), "exp": aware(row.expires_at).timestamp()}
+        claims = {"sub": str(account.id), "jti": _binding(row), "exp": row.expires_at.timestamp()}
         # TwoFactorService's own dispatch (as in the second step of sign-in)
         if await self.two_factor.check_factor(session, account.id, step, claims, where) is not None:
             return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import get_args
 
 from sqlalchemy.exc import IntegrityError
@@ -89,7 +89,7 @@ class IdentityService:
         once per alert window; the caller learns nothing."""
         now = self.clock.now()
         last = await repo.last_activity_at(session, account.id, "signup_attempt")
-        if last is not None and now - _aware(last) < timedelta(seconds=self.settings.failed_alert_window_seconds):
+        if last is not None and now - last < timedelta(seconds=self.settings.failed_alert_window_seconds):
             return
         self.log_activity(session, account.id, "signup_attempt", where, now)
         await self.outbox.record(session, SignUpAttemptedWithExistingEmail(
@@ -209,7 +209,7 @@ class IdentityService:
                              where: Location, now: datetime) -> None:
         """IDN-08: tell the owner, but not once per attempt."""
         window = timedelta(seconds=self.settings.failed_alert_window_seconds)
-        if row.alerted_at is not None and now - _aware(row.alerted_at) < window:
+        if row.alerted_at is not None and now - row.alerted_at < window:
             return
         row.alerted_at = now
         await self.outbox.record(session, LoginFailed(
@@ -219,7 +219,7 @@ class IdentityService:
     async def note_location(self, session: AsyncSession, account: Account, where: Location, now: datetime) -> None:
         known = await repo.known_location(session, account.id, where.place_key, where.device)
         if known:
-            if now - _aware(known.last_seen_at) > timedelta(hours=1):  # no write on every sign-in
+            if now - known.last_seen_at > timedelta(hours=1):  # no write on every sign-in
                 known.last_seen_at = now
             return
         had_any = await repo.has_known_locations(session, account.id)
@@ -273,7 +273,7 @@ class IdentityService:
         if stored.used_at is not None:
             BUSINESS_EVENTS.labels("identity", "refresh", "reuse_detected").inc()
             raise RefreshTokenReused(stored.session_id)
-        if signin is None or signin.revoked_at is not None or _aware(stored.expires_at) <= now:
+        if signin is None or signin.revoked_at is not None or stored.expires_at <= now:
             raise InvalidRefreshToken()
         account = await repo.account_by_id(session, signin.account_id)
         if account is None or account.status == "blocked":
@@ -423,10 +423,5 @@ def _tally(row: SigninThrottle | None) -> throttle.Tally:
     if row is None:
         return throttle.Tally()
     return throttle.Tally(consecutive=row.consecutive, in_hour=row.in_hour,
-                          hour_start=_aware(row.hour_start) if row.hour_start else None,
-                          locked_until=_aware(row.locked_until) if row.locked_until else None)
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+                          hour_start=row.hour_start if row.hour_start else None,
+                          locked_until=row.locked_until if row.locked_until else None)

@@ -19,7 +19,7 @@ from manager_shared.metrics import BUSINESS_EVENTS
 
 from . import repository as repo
 from .models import Account, OneTimeChallenge
-from .service import IdentityService, _aware, normalize_email
+from .service import IdentityService, normalize_email
 from .tokens import hash_token
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class SupportService:
         digest = hash_token(code.replace(" ", ""))
         now = self.identity.clock.now()
         valid = (account is not None and account.support_code_hash is not None
-                 and account.support_code_expires_at is not None and _aware(account.support_code_expires_at) > now
+                 and account.support_code_expires_at is not None and account.support_code_expires_at > now
                  and hmac.compare_digest(account.support_code_hash, digest))
         if not valid:
             BUSINESS_EVENTS.labels("identity", "support_code", "refused").inc()

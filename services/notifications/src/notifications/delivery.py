@@ -22,7 +22,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,11 +44,6 @@ REDACTED = "[one-time code removed after delivery]"
 Publish = Callable[[bytes, str, bytes, dict[str, str]], Awaitable[object]]
 
 
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def dead_letter_record(message: Message, outcome: Outcome) -> tuple[bytes, bytes, dict[str, str]]:
     """Body, key and headers of the dead-letter record of a message."""
     body = json.dumps({
@@ -56,7 +51,7 @@ def dead_letter_record(message: Message, outcome: Outcome) -> tuple[bytes, bytes
         "recipient": message.recipient, "account_id": str(message.account_id) if message.account_id else None,
         "address": message.address, "channel": message.channel, "template": message.template,
         "language": message.language, "subject": message.subject, "attempts": message.attempts,
-        "created_at": _aware(message.created_at).isoformat(), "error": outcome.error}).encode()
+        "created_at": message.created_at.isoformat(), "error": outcome.error}).encode()
     headers = {
         "x-error": (outcome.error or "")[:1000],
         "x-error-kind": "permanent" if outcome.status == "dead" else "attempts_exhausted",
@@ -174,7 +169,7 @@ class DeliveryWorker:
     def _count(self, message: Message, status: str, now: datetime) -> None:
         MESSAGES.labels(message.channel, status).inc()
         if status == SENT:
-            DELIVERY_SECONDS.labels(message.channel).observe(max((now - _aware(message.created_at)).total_seconds(), 0))
+            DELIVERY_SECONDS.labels(message.channel).observe(max((now - message.created_at).total_seconds(), 0))
 
     async def run(self) -> None:
         """The worker's loops: `delivery_concurrency` of them send batches side by side."""

@@ -9,7 +9,6 @@ import functools
 import ssl
 import time
 from collections.abc import AsyncIterator
-from datetime import timezone
 from email.utils import format_datetime, parseaddr
 import aiosmtplib
 
@@ -84,7 +83,7 @@ def build_email(message: Message, mail_from: str) -> bytes:
     boundary = f"=_manager_{message.event_id.hex}_{message.id}"
     lines = [
         f"From: {_mailbox(mail_from)}", f"To: {message.address}", f"Subject: {_encoded_words(message.subject)}",
-        f"Date: {format_datetime(_aware(message.created_at))}",
+        f"Date: {format_datetime(message.created_at)}",
         # Stable per (event, recipient, channel): a copy re-sent after a crash
         # carries the same id, so a receiving system can drop it (NTF-04).
         f"Message-ID: <{delivery_key(message.event_id, message.recipient, message.channel)}"
@@ -98,10 +97,6 @@ def build_email(message: Message, mail_from: str) -> bytes:
     return (head + f"\r\nContent-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n".encode()
             + sep + _part("text/plain", message.body_text) + sep + _part("text/html", message.body_html)
             + f"--{boundary}--\r\n".encode())
-
-
-def _aware(value):
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 @functools.lru_cache(maxsize=4)

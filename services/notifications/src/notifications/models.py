@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from manager_shared.access import blocked_accounts_table
 from manager_shared.sessions import ended_sessions_table
-from manager_shared.db import event_tables
+from manager_shared.db import UtcDateTime, event_tables
 
 LANGUAGES = ("fr", "en", "de", "it", "es")
 PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
@@ -20,8 +20,8 @@ class Base(SQLModel, registry=registry()):
     pass
 
 
-def _tz() -> sa.DateTime:
-    return sa.DateTime(timezone=True)
+def _tz() -> UtcDateTime:
+    return UtcDateTime()
 
 
 class Recipient(Base, table=True):

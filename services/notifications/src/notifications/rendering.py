@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -60,23 +60,19 @@ def zone(name: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 @pass_context
 def _datetime(ctx, value: datetime, format: str = "full") -> str:
-    return format_datetime(_aware(value), format, tzinfo=zone(ctx["time_zone"]), locale=ctx["lang"])
+    return format_datetime(value, format, tzinfo=zone(ctx["time_zone"]), locale=ctx["lang"])
 
 
 @pass_context
 def _date(ctx, value: datetime, format: str = "long") -> str:
-    return format_date(_aware(value).astimezone(zone(ctx["time_zone"])), format, locale=ctx["lang"])
+    return format_date(value.astimezone(zone(ctx["time_zone"])), format, locale=ctx["lang"])
 
 
 @pass_context
 def _time(ctx, value: datetime, format: str = "short") -> str:
-    return format_time(_aware(value), format, tzinfo=zone(ctx["time_zone"]), locale=ctx["lang"])
+    return format_time(value, format, tzinfo=zone(ctx["time_zone"]), locale=ctx["lang"])
 
 
 @pass_context

@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from manager_shared.access import blocked_accounts_table, org_access_table
 from manager_shared.sessions import ended_sessions_table
-from manager_shared.db import event_tables
+from manager_shared.db import UtcDateTime, event_tables
 
 
 class Base(SQLModel, registry=registry()):
@@ -18,7 +18,7 @@ class Base(SQLModel, registry=registry()):
 
 
 def _tz() -> dict:
-    return {"sa_type": sa.DateTime(timezone=True)}
+    return {"sa_type": UtcDateTime()}
 
 
 class Organization(Base, table=True):
@@ -28,7 +28,7 @@ class Organization(Base, table=True):
     country: str | None = Field(default=None, max_length=2)
     currency: str = Field(max_length=3)
     created_by: uuid.UUID
-    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    created_at: datetime = Field(sa_type=UtcDateTime())
     # Change counter of everything access depends on; carried as org_version by the events.
     version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     two_factor_required: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
@@ -36,7 +36,7 @@ class Organization(Base, table=True):
     postal_code: str | None = Field(default=None, max_length=20)
     city: str | None = Field(default=None, max_length=100)
     phone: str | None = Field(default=None, max_length=20)
-    deleted_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    deleted_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
 
 
 class Membership(Base, table=True):
@@ -46,7 +46,7 @@ class Membership(Base, table=True):
     organization_id: uuid.UUID = Field(foreign_key="organization.id", index=True)
     account_id: uuid.UUID = Field(index=True)
     role: str = Field(max_length=24)
-    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    created_at: datetime = Field(sa_type=UtcDateTime())
     accounting: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     full_access: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     # JSON: {product_id: [rights]} and {category: [rights]} (ORG-06)
@@ -79,7 +79,7 @@ class Product(Base, table=True):
     name: str = Field(max_length=253)
     locked: bool = False
     maintenance: bool = False
-    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    created_at: datetime = Field(sa_type=UtcDateTime())
 
 
 class Team(Base, table=True):
@@ -90,7 +90,7 @@ class Team(Base, table=True):
     name: str = Field(max_length=100)
     members: str = Field(default="[]", sa_type=sa.Text)
     grants: str = Field(default="{}", sa_type=sa.Text)
-    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    created_at: datetime = Field(sa_type=UtcDateTime())
 
 
 class Invitation(Base, table=True):
@@ -103,11 +103,11 @@ class Invitation(Base, table=True):
     token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
     rights: str = Field(default="{}", sa_type=sa.Text)  # initial grants, teams, accounting, full access
     created_by: uuid.UUID
-    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
-    expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
-    accepted_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    created_at: datetime = Field(sa_type=UtcDateTime())
+    expires_at: datetime = Field(sa_type=UtcDateTime())
+    accepted_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
     accepted_by: uuid.UUID | None = None
-    revoked_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
 
 
 class BillingAddress(Base, table=True):
@@ -120,7 +120,7 @@ class BillingAddress(Base, table=True):
     postal_code: str = Field(max_length=20)
     city: str = Field(max_length=100)
     country: str = Field(max_length=2)
-    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    created_at: datetime = Field(sa_type=UtcDateTime())
 
 
 class OrganizationLogo(Base, table=True):
@@ -129,7 +129,7 @@ class OrganizationLogo(Base, table=True):
     organization_id: uuid.UUID = Field(foreign_key="organization.id", primary_key=True)
     content_type: str = Field(max_length=40)
     data: bytes = Field(sa_type=sa.LargeBinary)
-    updated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    updated_at: datetime = Field(sa_type=UtcDateTime())
 
 
 class CurrentOrganization(Base, table=True):
@@ -139,7 +139,7 @@ class CurrentOrganization(Base, table=True):
 
     account_id: uuid.UUID = Field(primary_key=True)
     organization_id: uuid.UUID
-    changed_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    changed_at: datetime = Field(sa_type=UtcDateTime())
 
 
 class BillingStanding(Base, table=True):
@@ -164,7 +164,7 @@ class MemberRemoval(Base, table=True):
     removed_by: uuid.UUID | None
     reason: str = Field(max_length=20)
     decisions: str = Field(default="[]", sa_type=sa.Text)
-    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    created_at: datetime = Field(sa_type=UtcDateTime())
 
 
 outbox_table, inbox_table = event_tables(Base.metadata)

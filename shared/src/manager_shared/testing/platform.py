@@ -22,6 +22,7 @@ import httpx
 
 from ..sealing import generate_key_pair
 from .fixtures import env_for, local_broker_settings
+from .drain import wait_until_drained
 from .kafka import TansuBroker
 from .ports import free_port
 from .smtp import MailCatcher
@@ -166,6 +167,8 @@ def main() -> None:
     parser.add_argument("--kafka-port", type=int, default=19092)
     parser.add_argument("--smtp-port", type=int, default=1025)
     parser.add_argument("--mail-http-port", type=int, default=8025)
+    parser.add_argument("--drain-seconds", type=float, default=20.0,
+                        help="at stop, wait at most this long for consumers to catch up before the broker stops")
     parser.add_argument("--first-port", type=int, default=DEFAULT_PORTS["identity"],
                         help="identity's port; the other services take the next ones")
     args = parser.parse_args()
@@ -198,9 +201,22 @@ def main() -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        _drain(platform, broker, args.drain_seconds)
         platform.stop()
         catcher.stop()
         broker.stop()
+
+
+def _drain(platform: Platform, broker: TansuBroker, timeout: float) -> None:
+    """Before the in-memory broker goes: every outbox published, every consumer caught up."""
+    if not platform.processes or timeout <= 0:
+        return
+    print(f"stopping: letting consumers catch up (at most {timeout:.0f} s; Ctrl-C again skips)", flush=True)
+    try:
+        if not wait_until_drained(broker.bootstrap, [p.url for p in platform.processes.values()], timeout):
+            print("not everything was consumed in time: the next start publishes it again", file=sys.stderr)
+    except KeyboardInterrupt:
+        pass
 
 
 if __name__ == "__main__":

@@ -55,3 +55,24 @@ def test_x_02_round_trip_fills_producer_and_key():
     again = parse_event(event.to_bytes())
     assert again == event and type(again) is AccountRegistered
     assert set(EVENTS_BY_TYPE) == {e.__name__ for e in ALL_EVENTS}
+
+
+def test_x_02_event_datetimes_are_rfc3339_with_an_offset():
+    """Whatever a producer passes (a naive value read from SQLite before the
+    aware column type, or another offset), every event time travels as UTC
+    with its offset, and reads back as the same instant."""
+    import re
+    import uuid
+    from datetime import datetime, timedelta, timezone
+
+    from manager_shared.events import AccountBlocked
+
+    zurich = timezone(timedelta(hours=1))
+    event = AccountBlocked(account_id=uuid.uuid4(), account_version=2, reason="support",
+                           blocked_at=datetime(2026, 3, 5, 14, 4, 5),
+                           occurred_at=datetime(2026, 3, 5, 15, 4, 5, tzinfo=zurich))
+    body = json.loads(event.to_bytes())
+    rfc3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+    assert rfc3339.match(body["occurred_at"]) and rfc3339.match(body["blocked_at"])
+    assert parse_event(event.to_bytes()).occurred_at == datetime(2026, 3, 5, 14, 4, 5, tzinfo=timezone.utc)
+    assert parse_event(event.to_bytes()).blocked_at.utcoffset() == timedelta(0)

@@ -1,13 +1,14 @@
-"""X-02: the shared database layer keeps a unit of work atomic on SQLite and
-PostgreSQL, savepoints included."""
+"""The shared database layer on SQLite and PostgreSQL: a unit of work is
+atomic, savepoints included (X-02), and timestamps are aware UTC."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 
-from manager_shared.db import Database
+from manager_shared.db import Database, UtcDateTime
 
 pytestmark = pytest.mark.integration
 
@@ -73,3 +74,30 @@ async def test_x_02_concurrent_read_then_write_units_of_work_all_commit(db):
 
     await asyncio.gather(*(unit(i) for i in range(40)))
     assert len(await _names(db)) == 40
+
+
+stamped = sa.Table("stamped", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                   sa.Column("at", UtcDateTime(), nullable=True))
+
+
+async def test_x_03_timestamps_are_aware_utc_on_both_databases(db):
+    """SQLite has no time zone type: the shared column type still hands back
+    aware UTC, stores any offset as its UTC instant, and refuses a naive value."""
+    async with db.engine.begin() as conn:
+        await conn.run_sync(stamped.metadata.create_all)
+    zurich = timezone(timedelta(hours=1))
+    async with db.transaction() as session:
+        await session.execute(stamped.insert().values(id=1, at=datetime(2026, 3, 5, 15, 4, 5, tzinfo=zurich)))
+        await session.execute(stamped.insert().values(id=2, at=None))
+    async with db.transaction() as session:
+        at = (await session.execute(sa.select(stamped.c.at).where(stamped.c.id == 1))).scalar_one()
+        oldest = (await session.execute(sa.select(sa.func.min(stamped.c.at)))).scalar_one()
+        later = (await session.execute(sa.select(stamped.c.id).where(
+            stamped.c.at > datetime(2026, 3, 5, 14, 4, 4, tzinfo=timezone.utc)))).scalars().all()
+        empty = (await session.execute(sa.select(stamped.c.at).where(stamped.c.id == 2))).scalar_one()
+    assert at == oldest == datetime(2026, 3, 5, 14, 4, 5, tzinfo=timezone.utc)
+    assert at.utcoffset() == timedelta(0) and oldest.utcoffset() == timedelta(0)
+    assert later == [1] and empty is None
+    with pytest.raises(sa.exc.StatementError, match="timezone-aware"):
+        async with db.transaction() as session:
+            await session.execute(stamped.insert().values(id=3, at=datetime(2026, 3, 5, 14, 4, 5)))

@@ -86,3 +86,18 @@ async def test_org_12_details_change_sets_currency_of_future_invoices(app):
     async with app.state.runtime.db.transaction() as s:
         account = (await s.execute(sa.select(BillingAccount))).scalars().one()
     assert (account.currency, account.organization_name) == ("EUR", "Muster GmbH")
+
+
+async def test_x_03_billing_account_time_has_an_offset(app):
+    """On SQLite (no time zone type) the billing account's created_at says its offset."""
+    from manager_shared.testing.times import assert_times_have_offsets
+
+    tokens = TestTokens().trust_in(app)
+    org, owner = uuid.uuid4(), uuid.uuid4()
+    await feed(app, OrganizationCreated(organization_id=org, name="Muster", kind="private", created_by=owner,
+                                        currency="CHF"),
+               MemberAdded(organization_id=org, account_id=owner, role="legal_representative"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://billing") as c:
+        r = await c.get(f"/v1/organizations/{org}/billing-account", headers=tokens.headers(owner))
+    assert r.status_code == 200
+    assert_times_have_offsets(r.json())

@@ -249,3 +249,17 @@ async def test_x_03_huge_paging_cursor_is_a_422_not_a_500(client):
     tokens, auth = await _signed_in(client)  # found by the Schemathesis run
     r = await client.get("/v1/me/activity?before=59321735369085272064&limit=17", headers=auth)
     assert r.status_code == 422 and r.json()["code"] == "validation_error"
+
+
+async def test_x_03_identity_answers_times_with_an_offset(client):
+    """On SQLite (no time zone type) every time identity answers is RFC 3339
+    with an offset: the account, its sessions and its activity."""
+    from manager_shared.testing.times import assert_times_have_offsets
+
+    await client.post("/v1/accounts", json=SIGNUP)
+    r = await client.post("/v1/sessions", json={"email": SIGNUP["email"], "password": SIGNUP["password"]},
+                          headers={"User-Agent": FIREFOX, "X-Forwarded-For": "80.128.1.1"})
+    auth = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    assert_times_have_offsets((await client.get("/v1/me", headers=auth)).json())
+    assert_times_have_offsets((await client.get("/v1/sessions", headers=auth)).json(), expect=2)
+    assert_times_have_offsets((await client.get("/v1/me/activity", headers=auth)).json())

@@ -99,3 +99,16 @@ async def test_org_03_parallel_demotions_on_postgresql_keep_a_legal_representati
         survivor = anna if answers[0].status_code == 200 else ben
         members = (await client.get(f"/v1/organizations/{org}/members", headers=world.h(survivor))).json()
         assert [m["role"] for m in members].count(LR) == 1
+
+
+async def test_x_03_organizations_answer_times_with_an_offset(world):
+    """On SQLite (no time zone type) the organization, its list and its
+    members answer every time RFC 3339 with an offset."""
+    from manager_shared.testing.times import assert_times_have_offsets
+
+    anna = await world.account("Anna")
+    org = await world.company(anna)
+    h = world.h(anna)
+    assert_times_have_offsets((await world.c.get(f"/v1/organizations/{org}", headers=h)).json())
+    assert_times_have_offsets((await world.c.get("/v1/organizations", headers=h)).json(), expect=2)
+    assert_times_have_offsets((await world.c.get(f"/v1/organizations/{org}/members", headers=h)).json())

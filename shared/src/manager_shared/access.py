@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from .access_check import Decision, OrgAccess, decide
 from .metrics import PROJECTION_EARLY_EVENTS
+from .db import UtcDateTime
 from .events import (AccountBlocked, AccountUnblocked, Event, MemberAdded, MemberRemoved, MemberRoleChanged,
                      OrganizationDeleted)
 
@@ -31,7 +32,7 @@ def membership_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("organization_id", sa.Uuid, primary_key=True),
         sa.Column("account_id", sa.Uuid, primary_key=True, index=True),
         sa.Column("role", sa.String(24), nullable=False),
-        sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("changed_at", UtcDateTime(), nullable=False),
     )
 
 
@@ -57,9 +58,7 @@ class Memberships:
                                                     account_id=event.account_id, role=role,
                                                     changed_at=event.occurred_at))
             return
-        changed_at = current.changed_at if current.changed_at.tzinfo else current.changed_at.replace(
-            tzinfo=event.occurred_at.tzinfo)
-        if event.occurred_at >= changed_at:
+        if event.occurred_at >= current.changed_at:
             await session.execute(t.update().where(
                 t.c.organization_id == event.organization_id, t.c.account_id == event.account_id,
             ).values(role=role, changed_at=event.occurred_at))

@@ -4,11 +4,38 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+class UtcDateTime(sa.types.TypeDecorator):
+    """A timestamp column that is always timezone-aware UTC in Python.
+
+    SQLite has no time zone type and hands back naive datetimes; PostgreSQL
+    hands back aware ones. This type stores UTC on both and returns aware UTC
+    values, so no caller patches tzinfo and every API answer and event built
+    from a row carries an offset. A naive value is refused: its zone is
+    unknown, and guessing would shift the stored instant. The DDL is the
+    plain `DateTime(timezone=True)` (migrations compare equal)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"a timezone-aware datetime is required, got {value!r}")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 def event_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
@@ -27,8 +54,8 @@ def event_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         sa.Column("key", sa.String(200), nullable=False),
         sa.Column("type", sa.String(100), nullable=False),
         sa.Column("payload", sa.Text, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("published_at", UtcDateTime(), nullable=True),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
         sa.Index("ix_outbox_unpublished", "published_at", "id"),
     )
@@ -36,7 +63,7 @@ def event_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         "processed_event", metadata,
         sa.Column("consumer", sa.String(100), primary_key=True),
         sa.Column("event_id", sa.Uuid, primary_key=True),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", UtcDateTime(), nullable=False),
     )
     from .lease import lease_table  # the relay's lease row (one active relay per service)
 

@@ -128,9 +128,7 @@ def _status(invitation, now) -> str:
         return "accepted"
     if invitation.revoked_at is not None:
         return "revoked"
-    expires = invitation.expires_at if invitation.expires_at.tzinfo else invitation.expires_at.replace(
-        tzinfo=now.tzinfo)
-    return "expired" if expires <= now else "pending"
+    return "expired" if invitation.expires_at <= now else "pending"
 
 
 def invitation_read(invitation, now) -> InvitationRead:

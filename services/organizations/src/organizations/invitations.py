@@ -135,9 +135,7 @@ class InvitationsService:
         if invitation is None or invitation.revoked_at is not None or invitation.accepted_at is not None:
             raise InvitationNotFound()
         now = self.core.clock.now()
-        expires = invitation.expires_at if invitation.expires_at.tzinfo else invitation.expires_at.replace(
-            tzinfo=now.tzinfo)
-        if expires <= now:
+        if invitation.expires_at <= now:
             raise InvitationExpired()
         account = await session.get(AccountRef, who.account_id)
         if account is None:

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..context import current_correlation_id
 
@@ -36,6 +36,16 @@ class Event(BaseModel):
     producer: str = ""
     key: str = ""
     correlation_id: str | None = Field(default_factory=current_correlation_id)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _utc(cls, value: Any) -> Any:
+        """Every datetime of every event is aware UTC, so it travels as
+        RFC 3339 with an offset; a naive one (only an event written before
+        this rule could hold one) is read as the UTC it always was."""
+        if isinstance(value, datetime):
+            return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value
 
     @model_validator(mode="before")
     @classmethod

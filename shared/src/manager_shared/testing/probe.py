@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from faststream.kafka import KafkaBroker
 
 from ..consumer import EventConsumer
-from ..db import Database, event_tables
+from ..db import Database, UtcDateTime, event_tables
 from ..events import AccountRegistered
 
 metadata = sa.MetaData()
@@ -24,7 +24,7 @@ outbox, inbox = event_tables(metadata)
 effect = sa.Table("effect", metadata,
                   sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
                   sa.Column("event_id", sa.Uuid, nullable=False),
-                  sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False))
+                  sa.Column("applied_at", UtcDateTime(), nullable=False))
 
 
 async def create_tables(db: Database) -> None:

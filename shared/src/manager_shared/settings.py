@@ -34,8 +34,10 @@ class ServiceSettings(BaseSettings):
     # A broker that came back empty (the embedded one keeps everything in
     # memory) gets the outbox rows of the last RELAY_REPLAY_WINDOW_HOURS again;
     # consumers skip what they already applied. Keep it within the retention
-    # of published outbox rows and of the consumers' inbox.
-    relay_replay_on_new_broker: bool = True
+    # of published outbox rows and of the consumers' inbox. Off by default: a
+    # durable Kafka keeps its topics, and the relay would need to create and
+    # write the marker topic; the local platform and the tests turn it on.
+    relay_replay_on_new_broker: bool = False
     relay_replay_window_hours: float = 168
     # notifications' current seal public key (base64url X25519): codes and
     # tokens in events are sealed to it (X-06). A producer of such events

@@ -47,9 +47,11 @@ def mail_catcher(_mail_catcher_session: MailCatcher) -> MailCatcher:
 
 
 def local_broker_settings(bootstrap: str) -> dict:
-    """Overrides for the embedded broker: no idempotent producer, fast group joins."""
+    """Overrides for the embedded broker: no idempotent producer, fast group
+    joins, and the outbox published again when it comes back empty (X-05)."""
     return {"kafka_bootstrap": bootstrap, "kafka_idempotence": False,
-            "kafka_session_timeout_ms": 1000, "kafka_heartbeat_interval_ms": 300}
+            "kafka_session_timeout_ms": 1000, "kafka_heartbeat_interval_ms": 300,
+            "relay_replay_on_new_broker": True}
 
 
 @pytest.fixture

@@ -132,3 +132,17 @@ async def test_x_02_stored_projection_applies_version_6_after_5_arrives(store):
         assert (await access.check(session, ANNA, ORG, "administer")).allowed
         org = await access.load(session, ORG)
     assert org.to_doc() == _in_order().to_doc()
+
+
+@pytest.mark.integration
+async def test_x_02_a_gap_that_stays_open_is_reported(store):
+    db, access = store
+    history = _history()
+    for event in history[:3] + history[4:]:  # version 4 never arrives
+        async with db.transaction() as session:
+            await access.apply(session, event)
+    async with db.transaction() as session:
+        assert await access.open_gaps(session) == [(ORG, 4, 3)]
+        await access.apply(session, history[3])
+    async with db.transaction() as session:
+        assert await access.open_gaps(session) == []

@@ -8,6 +8,7 @@ the upserts are shared, so no service ever reads another's tables.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from .access_check import Decision, OrgAccess, decide
-from .metrics import PROJECTION_EARLY_EVENTS
+from .metrics import PROJECTION_EARLY_EVENTS, PROJECTION_GAP_WAITING
 from .db import UtcDateTime
 from .events import (AccountBlocked, AccountUnblocked, Event, MemberAdded, MemberRemoved, MemberRoleChanged,
                      OrganizationDeleted)
@@ -127,6 +128,28 @@ class OrgAccessStore:
         else:
             await session.execute(t.update().where(t.c.organization_id == org.organization_id)
                                   .values(version=org.version, doc=org.to_doc()))
+
+    async def open_gaps(self, session: AsyncSession) -> list[tuple[uuid.UUID, int, int]]:
+        """Organizations holding events that wait for an earlier version: (id, missing version, held)."""
+        t = self.table
+        rows = await session.execute(sa.select(t.c.organization_id, t.c.doc).where(t.c.doc.like('%"pend":%')))
+        gaps = [(org_id, OrgAccess.from_doc(org_id, doc)) for org_id, doc in rows]
+        return [(org_id, org.missing_version(), len(org.pending)) for org_id, org in gaps if org.pending]
+
+    async def watch_gaps(self, db, interval: float = 60.0) -> None:
+        """Every `interval`, log and measure the gaps still open: an event that
+        never arrives would otherwise hold the later ones back unseen."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with db.transaction() as session:
+                    gaps = await self.open_gaps(session)
+            except Exception as exc:  # the database may be down; try again next round
+                log.info("org_access: gaps not checked (%s)", type(exc).__name__)
+                continue
+            PROJECTION_GAP_WAITING.labels("org_access").set(sum(held for _, _, held in gaps))
+            for org_id, missing, held in gaps[:20]:
+                log.warning("org_access %s: %d event(s) still wait for version %d", org_id, held, missing)
 
     def _parsed(self, organization_id: uuid.UUID, doc: str | None) -> OrgAccess | None:
         if doc is None:

@@ -2,6 +2,8 @@
 sharing one lifespan, with the database, outbox relay and consumers."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -89,6 +91,10 @@ class ServiceRuntime:
             self.on_shutdown(self.eraser.stop)
         self._probes = {"database": CachedProbe(self.db.ping),
                         "broker": CachedProbe(lambda: self.broker.ping(timeout=5.0))}
+        self._gap_watch: asyncio.Task | None = None
+        if self.access is not None:  # an early event whose gap stays open is logged and measured (X-02)
+            self.on_started(self._watch_gaps)
+            self.on_shutdown(self._unwatch_gaps)
 
     async def _principal(self, request: Request) -> Principal:
         """The verified caller; refused at once if identity blocked the account
@@ -131,6 +137,16 @@ class ServiceRuntime:
             @status.on(SessionsEnded)
             async def on_sessions_ended(session, event: SessionsEnded) -> None:
                 await ended.apply(session, event)
+
+    async def _watch_gaps(self) -> None:
+        self._gap_watch = asyncio.create_task(self.access.watch_gaps(self.db), name=f"{self.name}-access-gaps")
+
+    async def _unwatch_gaps(self) -> None:
+        if self._gap_watch is not None:
+            self._gap_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._gap_watch
+            self._gap_watch = None
 
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Run `hook` at start-up, after migrations, before the broker starts."""

@@ -64,6 +64,7 @@ def event_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         sa.Column("consumer", sa.String(100), primary_key=True),
         sa.Column("event_id", sa.Uuid, primary_key=True),
         sa.Column("processed_at", UtcDateTime(), nullable=False),
+        sa.Index("ix_processed_event_processed_at", "processed_at"),  # the retention job's range
     )
     from .lease import lease_table  # the relay's lease row (one active relay per service)
 

@@ -43,6 +43,12 @@ OUTBOX_OLDEST_AGE = Gauge(
 BUSINESS_EVENTS = Counter(
     "business_operations_total", "Business operations by kind and outcome",
     ["service", "operation", "outcome"])
+RETENTION_PURGED = Counter(
+    "retention_rows_purged_total", "Rows deleted by the retention job, per table", ["service", "table"])
+RETENTION_LAST_RUN = Gauge(
+    "retention_last_run_timestamp_seconds", "When the retention job last finished a run (Unix time)", ["service"])
+RETENTION_FAILURES = Counter(
+    "retention_failures_total", "Retention runs that failed (retried at the next interval)", ["service"])
 
 
 class MetricsMiddleware:

@@ -27,6 +27,7 @@ from .events import (AccountBlocked, AccountUnblocked, MemberAdded, MemberRemove
 from .metrics import MetricsMiddleware, metrics_response
 from .incarnation import BrokerIncarnation
 from .outbox import Outbox, OutboxRelay
+from .retention import Retention, event_table_rules
 from .redaction import SealedFieldEraser
 from .sealing import producer_sealer
 from .readiness import CachedProbe, run_checks
@@ -69,6 +70,12 @@ class ServiceRuntime:
             if settings.relay_replay_on_new_broker else None,
             replay_window_seconds=settings.relay_replay_window_hours * 3600, on_new_broker=self._ensure_topics)
         self.inbox_table = inbox_table
+        # X-06: what only grows is purged; a service adds its own tables' rules.
+        self.retention = Retention(self.db, name, interval_seconds=settings.retention_interval_seconds,
+                                   batch_size=settings.retention_batch_size)
+        event_table_rules(self.retention, outbox_table, inbox_table, outbox_days=settings.retention_outbox_days,
+                          inbox_days=settings.retention_inbox_days,
+                          replay_window_hours=settings.relay_replay_window_hours)
         self.consumers: list[tuple[EventConsumer, tuple[str, ...]]] = []
         self.verifier = TokenVerifier(JwksCache(settings.jwks_url), issuer=settings.token_issuer,
                                       audience=settings.token_audience)
@@ -89,6 +96,8 @@ class ServiceRuntime:
             self.eraser = SealedFieldEraser(self.db, outbox_table, after_seconds=settings.outbox_redact_after_seconds)
             self.on_started(self.eraser.start)
             self.on_shutdown(self.eraser.stop)
+        self.on_started(self.retention.start)
+        self.on_shutdown(self.retention.stop)
         self._probes = {"database": CachedProbe(self.db.ping),
                         "broker": CachedProbe(lambda: self.broker.ping(timeout=5.0))}
         self._gap_watch: asyncio.Task | None = None

@@ -49,6 +49,15 @@ class ServiceSettings(BaseSettings):
     outbox_redact_after_seconds: float = 3600.0
     # Larger request bodies are refused with 413 before they are read (1 MiB).
     max_request_body_bytes: int = 1024 * 1024
+    # Retention: every replica runs the purge every
+    # RETENTION_INTERVAL_SECONDS (0 = never) in batches of RETENTION_BATCH_SIZE.
+    # Published outbox rows are kept RETENTION_OUTBOX_DAYS (never less than the
+    # relay's replay window), inbox records RETENTION_INBOX_DAYS (never less
+    # than the outbox's plus a day: a replayed event must still be recognised).
+    retention_interval_seconds: float = 3600.0
+    retention_batch_size: int = 1000
+    retention_outbox_days: float = 7.0
+    retention_inbox_days: float = 30.0
     # /readyz answers within this (503 naming the check that did not answer in time).
     readiness_timeout_seconds: float = 0.8
     log_level: str = "INFO"

@@ -77,5 +77,12 @@ class Settings(ServiceSettings):
     push_challenge_ttl_seconds: int = Field(default=120, ge=30, le=120)
     # A device's signed request is accepted this long either side of now.
     push_request_max_skew_seconds: int = Field(default=60, ge=5, le=300)
+    # Retention (X-06, identity/retention.py): ended or expired sessions and
+    # their refresh tokens, expired codes and spent mfa_tokens, idle throttle
+    # rows (never one still locking or counting its hour) and activity.
+    retention_sessions_days: float = Field(default=30, ge=1)
+    retention_codes_days: float = Field(default=7, ge=1)
+    retention_throttle_idle_hours: float = Field(default=24, ge=2)
+    retention_activity_days: float = Field(default=365, ge=30)
     # Push requests per mfa_token (an approval prompt flood tires users, "MFA fatigue").
     push_requests_per_sign_in: int = Field(default=3, ge=1, le=10)

@@ -7,7 +7,7 @@ from manager_shared.clock import Clock, SystemClock
 from manager_shared.net import parse_networks
 from manager_shared.runtime import ServiceRuntime
 
-from . import __version__, api, api_recovery, api_push, api_webauthn, consumers, session_end
+from . import __version__, api, api_recovery, api_push, api_webauthn, consumers, retention, session_end
 from .codes import OneTimeCodes, derive_key
 from .config import Settings
 from .email_change import EmailChange
@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None):
                               passwords=Passwords(settings.argon2_memory_kib, settings.argon2_time_cost,
                                                   settings.argon2_parallelism))
     consumers.register(runtime, service)
+    retention.register(runtime.retention, settings)
     # identity refuses ended sessions and blocked accounts from its own rows, at once
     runtime.current_principal = session_end.own_principal(runtime)
 

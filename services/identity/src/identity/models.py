@@ -88,7 +88,7 @@ class RefreshToken(Base, table=True):
     session_id: uuid.UUID = Field(foreign_key="signin_session.id", index=True)
     token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
     created_at: datetime = Field(sa_type=_tz())
-    expires_at: datetime = Field(sa_type=_tz())
+    expires_at: datetime = Field(sa_type=_tz(), index=True)
     used_at: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
 
 
@@ -103,7 +103,7 @@ class Activity(Base, table=True):
     ip: str | None = Field(default=None, max_length=45)
     country: str | None = Field(default=None, max_length=2)
     device: str | None = Field(default=None, max_length=120)
-    at: datetime = Field(sa_type=_tz())
+    at: datetime = Field(sa_type=_tz(), index=True)
 
 
 class TotpMethod(Base, table=True):
@@ -201,7 +201,7 @@ class OneTimeChallenge(Base, table=True):
     attempts: int = 0
     status: str = Field(default="pending", max_length=16)  # pending, approved, denied
     created_at: datetime = Field(sa_type=_tz())
-    expires_at: datetime = Field(sa_type=_tz())
+    expires_at: datetime = Field(sa_type=_tz(), index=True)
     used_at: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
 
 
@@ -227,7 +227,7 @@ class ConsumedToken(Base, table=True):
     __tablename__ = "consumed_token"
 
     jti: str = Field(primary_key=True, max_length=64)
-    expires_at: datetime = Field(sa_type=_tz())
+    expires_at: datetime = Field(sa_type=_tz(), index=True)
 
 
 class SigninThrottle(Base, table=True):
@@ -237,7 +237,7 @@ class SigninThrottle(Base, table=True):
 
     key: str = Field(primary_key=True, max_length=64)
     consecutive: int = 0
-    hour_start: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
+    hour_start: datetime | None = Field(default=None, sa_type=_tz(), nullable=True, index=True)
     in_hour: int = 0
     locked_until: datetime | None = Field(default=None, sa_type=_tz(), nullable=True)
     # Last LoginFailed alert for this key: at most one per alert window (IDN-08).

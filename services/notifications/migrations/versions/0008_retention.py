@@ -14,8 +14,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    # the retention job deletes by age: ranges on these columns, not table scans
+    op.create_index('ix_processed_event_processed_at', 'processed_event', ['processed_at'], unique=False)
+    op.create_index('ix_message_status_created_at', 'message', ['status', 'created_at'], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index('ix_message_status_created_at', table_name='message')
+    op.drop_index('ix_processed_event_processed_at', table_name='processed_event')

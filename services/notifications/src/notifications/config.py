@@ -18,6 +18,10 @@ class Settings(ServiceSettings):
     # tokens producers sealed to this service; producers seal to the
     # newest public key, the older ones stay here until their events are gone.
     seal_private_keys: SecretStr | None = None
+    # The delivery log (NTF-04) keeps sent and dead messages this many days
+    # (never fewer than the inbox's, so a replayed event still finds its
+    # messages); pending and retrying ones always stay.
+    retention_messages_days: float = 365.0
     # SMTP relay (NTF-03). Production: a submission port with STARTTLS and credentials.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

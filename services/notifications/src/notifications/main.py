@@ -1,6 +1,7 @@
 """Composition root of notifications: settings, runtime, service, delivery worker, app."""
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -14,10 +15,19 @@ from .config import Settings
 from .delivery import DLQ_TOPIC, DeliveryWorker
 from .mailer import SmtpMailer
 from .sms import SmsTransport, gateway_from
-from .models import blocked_table, ended_table, inbox_table, outbox_table
+from .models import DEAD, SENT, Message, blocked_table, ended_table, inbox_table, outbox_table
 from .service import QUEUED_FLAG, NotificationService
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def _delivery_log_retention(runtime: ServiceRuntime, settings: Settings) -> None:
+    """X-06: finished messages (sent or dead) leave the delivery log after
+    RETENTION_MESSAGES_DAYS; a message still to send never goes."""
+    messages = Message.__table__
+    days = max(settings.retention_messages_days, settings.retention_inbox_days)
+    runtime.retention.keep_for(messages, messages.c.created_at, timedelta(days=days),
+                               also=lambda _now: messages.c.status.in_((SENT, DEAD)))
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -31,6 +41,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     service = NotificationService(clock=clock, default_language=settings.default_language,
                                   default_time_zone=settings.default_time_zone, keyring=keyring)
     consumer = consumers.register(runtime, service)
+    _delivery_log_retention(runtime, settings)
 
     async def publish(body: bytes, topic: str, key: bytes, headers: dict[str, str]) -> None:
         await runtime.broker.publish(body, topic, key=key, headers=headers)

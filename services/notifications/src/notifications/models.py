@@ -51,6 +51,7 @@ class Message(Base, table=True):
         sa.Index("ix_message_due", "status", "next_attempt_at"),
         sa.Index("ix_message_account", "account_id", "id"),
         sa.Index("ix_message_organization", "organization_id", "id"),
+        sa.Index("ix_message_status_created_at", "status", "created_at"),  # retention of the log
     )
 
     id: int | None = Field(default=None, sa_column=sa.Column(
@@ -102,6 +103,11 @@ class OrganizationMember(Base, table=True):
     # Whether the account has a second factor, as organizations reports it (ORG-11).
     two_factor: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     updated_at: datetime = Field(sa_type=_tz())
+    # org_version of the event that set `role` / `two_factor`: each field takes
+    # only a newer event, so any arrival order ends in the same row.
+    # role "" = not known yet (a 2FA change came first), "removed" = left.
+    role_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    two_factor_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 outbox_table, inbox_table = event_tables(Base.metadata)

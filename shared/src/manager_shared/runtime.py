@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -76,6 +77,9 @@ class ServiceRuntime:
         event_table_rules(self.retention, outbox_table, inbox_table, outbox_days=settings.retention_outbox_days,
                           inbox_days=settings.retention_inbox_days,
                           replay_window_hours=settings.relay_replay_window_hours)
+        if ended_table is not None:  # an ended session's tokens expired long before this
+            self.retention.keep_for(ended_table, ended_table.c.ended_at,
+                                    timedelta(hours=settings.retention_ended_sessions_hours))
         self.consumers: list[tuple[EventConsumer, tuple[str, ...]]] = []
         self.verifier = TokenVerifier(JwksCache(settings.jwks_url), issuer=settings.token_issuer,
                                       audience=settings.token_audience)

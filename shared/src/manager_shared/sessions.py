@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from .access import BlockedAccounts
+from .db import UtcDateTime
 from .errors import AccountIsBlocked, DomainError, SessionIsEnded
 from .events import SessionsEnded
 
@@ -28,7 +29,7 @@ def ended_sessions_table(metadata: sa.MetaData) -> sa.Table:
         "ended_session", metadata,
         sa.Column("session_id", sa.Uuid, primary_key=True),
         sa.Column("account_id", sa.Uuid, nullable=False),
-        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=False, index=True),
+        sa.Column("ended_at", UtcDateTime(), nullable=False, index=True),
     )
 
 

@@ -58,6 +58,8 @@ class ServiceSettings(BaseSettings):
     retention_batch_size: int = 1000
     retention_outbox_days: float = 7.0
     retention_inbox_days: float = 30.0
+    # Ended sessions' ids are kept this long (their access tokens live minutes).
+    retention_ended_sessions_hours: float = 24.0
     # /readyz answers within this (503 naming the check that did not answer in time).
     readiness_timeout_seconds: float = 0.8
     log_level: str = "INFO"

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,8 +60,6 @@ def _pending(row: SigninThrottle, now: datetime) -> int:
     since = row.pending_since
     if not row.pending or since is None:
         return 0
-    if since.tzinfo is None:  # SQLite without a tz-aware column type: stored as UTC
-        since = since.replace(tzinfo=timezone.utc)
     return 0 if now - since > PENDING_STALE else row.pending
 
 

@@ -21,7 +21,14 @@ def upgrade() -> None:
         sa.Column("expires_ms", sa.BigInteger, nullable=False),
         sa.Column("broker_incarnation", sa.String(100), nullable=True),
     )
+    # the member projection takes each field only from a newer org_version
+    with op.batch_alter_table('organization_member', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('role_version', sa.Integer(), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('two_factor_version', sa.Integer(), server_default='0', nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('organization_member', schema=None) as batch_op:
+        batch_op.drop_column('two_factor_version')
+        batch_op.drop_column('role_version')
     op.drop_table("outbox_relay_lease")

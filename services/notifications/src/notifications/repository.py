@@ -90,31 +90,48 @@ async def delete_organization(session: AsyncSession, organization_id: uuid.UUID)
     await session.execute(sa.delete(Organization).where(Organization.organization_id == organization_id))
 
 
-async def upsert_member(session: AsyncSession, organization_id: uuid.UUID, account_id: uuid.UUID, role: str,
-                        now: datetime, two_factor: bool | None = None) -> None:
-    """An organization's events share one partition (key), so they arrive in order: the last one wins."""
-    values = {"role": role, "updated_at": now} | ({} if two_factor is None else {"two_factor": two_factor})
-    stmt = _insert(session, OrganizationMember).values(organization_id=organization_id, account_id=account_id,
-                                                       **values)
-    await session.execute(stmt.on_conflict_do_update(
-        index_elements=[OrganizationMember.organization_id, OrganizationMember.account_id], set_=values))
+UNKNOWN_ROLE, REMOVED_ROLE = "", "removed"  # a row known only from a 2FA change / a member who left
+
+
+async def upsert_member(session: AsyncSession, organization_id: uuid.UUID, account_id: uuid.UUID, role: str | None,
+                        now: datetime, two_factor: bool | None = None, version: int = 0) -> None:
+    """Set the member's role and/or 2FA status as of the event's org_version:
+    each field changes only for a newer version than the one that set it, so
+    an event arriving ahead of an earlier one (or a replay) cannot be undone
+    by it (X-02). Version 0 (an unnumbered event) always applies."""
+    m = OrganizationMember
+    stmt = _insert(session, m).values(
+        organization_id=organization_id, account_id=account_id, updated_at=now,
+        role=UNKNOWN_ROLE if role is None else role, role_version=version if role is not None else 0,
+        two_factor=bool(two_factor), two_factor_version=version if two_factor is not None else 0)
+    newer = {"role": m.role_version, "two_factor": m.two_factor_version}
+    updates = {"updated_at": now}
+    for field, given in (("role", role), ("two_factor", two_factor)):
+        if given is None:
+            continue
+        wins = newer[field] < version if version else sa.true()
+        updates[field] = sa.case((wins, getattr(stmt.excluded, field)), else_=getattr(m, field))
+        updates[f"{field}_version"] = sa.case((wins, version), else_=newer[field]) if version else newer[field]
+    await session.execute(stmt.on_conflict_do_update(index_elements=[m.organization_id, m.account_id],
+                                                     set_=updates))
 
 
 async def set_member_two_factor(session: AsyncSession, organization_id: uuid.UUID, account_id: uuid.UUID,
-                                enabled: bool, now: datetime) -> None:
-    await session.execute(sa.update(OrganizationMember).where(
-        OrganizationMember.organization_id == organization_id, OrganizationMember.account_id == account_id,
-    ).values(two_factor=enabled, updated_at=now))
+                                enabled: bool, now: datetime, version: int = 0) -> None:
+    await upsert_member(session, organization_id, account_id, None, now, enabled, version)
 
 
-async def remove_member(session: AsyncSession, organization_id: uuid.UUID, account_id: uuid.UUID) -> None:
-    await session.execute(sa.delete(OrganizationMember).where(OrganizationMember.organization_id == organization_id,
-                                                              OrganizationMember.account_id == account_id))
+async def remove_member(session: AsyncSession, organization_id: uuid.UUID, account_id: uuid.UUID,
+                        now: datetime, version: int = 0) -> None:
+    """Kept as a "removed" row, so a late MemberAdded cannot bring the member back."""
+    await upsert_member(session, organization_id, account_id, REMOVED_ROLE, now, None, version)
 
 
 async def member_ids(session: AsyncSession, organization_id: uuid.UUID, roles: Iterable[str] | None = None,
                      two_factor: bool | None = None) -> list[uuid.UUID]:
-    query = sa.select(OrganizationMember.account_id).where(OrganizationMember.organization_id == organization_id)
+    query = sa.select(OrganizationMember.account_id).where(
+        OrganizationMember.organization_id == organization_id,
+        OrganizationMember.role.not_in((UNKNOWN_ROLE, REMOVED_ROLE)))
     if roles is not None:
         query = query.where(OrganizationMember.role.in_(sorted(roles)))
     if two_factor is not None:
@@ -124,7 +141,7 @@ async def member_ids(session: AsyncSession, organization_id: uuid.UUID, roles: I
 
 async def role_of(session: AsyncSession, organization_id: uuid.UUID, account_id: uuid.UUID) -> str | None:
     found = await session.get(OrganizationMember, (organization_id, account_id))
-    return found.role if found else None
+    return found.role if found and found.role not in (UNKNOWN_ROLE, REMOVED_ROLE) else None
 
 
 async def add_message(session: AsyncSession, values: dict) -> bool:

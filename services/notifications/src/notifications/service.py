@@ -107,8 +107,10 @@ class NotificationService:
         await repo.update_recipient(session, event.account_id, event.account_version, {
             "email": event.new_email, "updated_at": self.clock.now()})
 
-    # An organization's events share its partition (key), so they arrive in
-    # order; the inbox makes a redelivery a no-op. Last one wins.
+    # An organization's events share its partition (key) and are published in
+    # order; the inbox makes a redelivery a no-op. Members take each field
+    # from the newest org_version only, so an early or replayed one cannot
+    # undo a later one.
 
     async def remember_organization(self, session: AsyncSession,
                                     event: OrganizationCreated | OrganizationDetailsChanged) -> None:
@@ -122,14 +124,16 @@ class NotificationService:
         if getattr(event, "organization_name", None):  # known even if OrganizationCreated predates us
             await repo.upsert_organization(session, event.organization_id, event.organization_name, now)
         two_factor = event.two_factor_enabled if isinstance(event, MemberAdded) else None
-        await repo.upsert_member(session, event.organization_id, event.account_id, event.role, now, two_factor)
+        await repo.upsert_member(session, event.organization_id, event.account_id, event.role, now, two_factor,
+                                 event.org_version)
 
     async def remember_member_two_factor(self, session: AsyncSession, event: MemberTwoFactorStatusChanged) -> None:
         await repo.set_member_two_factor(session, event.organization_id, event.account_id, event.two_factor_enabled,
-                                         self.clock.now())
+                                         self.clock.now(), event.org_version)
 
     async def forget_member(self, session: AsyncSession, event: MemberRemoved) -> None:
-        await repo.remove_member(session, event.organization_id, event.account_id)
+        await repo.remove_member(session, event.organization_id, event.account_id, self.clock.now(),
+                                 event.org_version)
 
     # --- messages -----------------------------------------------------------
 

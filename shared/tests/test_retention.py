@@ -119,4 +119,3 @@ async def test_x_06_metrics_are_exported(db):
     await _retention(db, "probe-metrics").purge(NOW)
     body = metrics_response().body.decode()
     assert "retention_last_run_timestamp_seconds" in body and "retention_rows_purged_total" in body
-

@@ -2,10 +2,9 @@
 (IDN-13), login and recovery e-mail changes (IDN-06)."""
 from __future__ import annotations
 
-import logging
 import uuid
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request, status
+from fastapi import APIRouter, Depends, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from manager_shared.auth import Principal
@@ -15,14 +14,11 @@ from .api import where
 from .db import get_session
 from .email_change import EmailChange
 from .factor_sms import SmsFactor
-from .location import Location
 from .recovery import PasswordReset
 from .schemas import EmergencyCodes
 from .schemas_recovery import (Accepted, CodeConfirm, LoginEmailChange, LoginEmailChangePending, LoginEmailRead,
                                PasswordResetConfirm, PasswordResetRequest, PasswordResetSmsCode, RecoveryEmailRead,
                                RecoveryEmailUpdate, SmsChallenge, SmsConfirm, SmsEnrolment, SmsSignInCode, SmsStart)
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["identity"])
 RESET_ACCEPTED = ("If this address is the login of an account, a code is on its way to its recovery "
@@ -83,23 +79,15 @@ async def send_sign_in_sms(data: SmsSignInCode, request: Request):
 # -- password reset ----------------------------------------------------------------------
 
 @router.post("/password-reset", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
-async def request_password_reset(data: PasswordResetRequest, request: Request, background: BackgroundTasks):
+async def request_password_reset(data: PasswordResetRequest, request: Request):
     """Forgotten password (IDN-13): a code goes to the recovery e-mail (else
     the login e-mail), or with `channel: "sms"` to the recovery mobile. The
-    answer is the same whether or not the address has an account, and comes
-    before the account is even looked up. At most 5 requests an hour per
-    address (429 too_many_attempts)."""
-    reset, db, place = _reset(request), runtime_of(request).db, where(request)
-    normalized = await reset.request(db, data.email, place)
-    background.add_task(_send_reset_code, reset, db, normalized, data.channel, place)
+    answer is the same whether or not the address has an account, after
+    the same work (the code's message is recorded in the same transaction,
+    through the outbox). At most 5 requests an hour per address (429
+    too_many_attempts)."""
+    await _reset(request).request(runtime_of(request).db, data.email, data.channel, where(request))
     return Accepted(message=RESET_ACCEPTED)
-
-
-async def _send_reset_code(reset: PasswordReset, db, normalized: str, channel: str, place: Location) -> None:
-    try:
-        await reset.send_code(db, normalized, channel, place)
-    except Exception as exc:  # after the answer: log the kind only, never the address or a code
-        log.error("password reset code not sent: %s", type(exc).__name__)
 
 
 @router.post("/password-reset/sms-code", response_model=SmsChallenge)

@@ -126,6 +126,28 @@ class OneTimeCodes:
             raise RuntimeError("one-time code key not loaded")
         return hmac.new(self._key, f"{label}\x00{value}".encode(), hashlib.sha256).hexdigest()
 
+    async def _retire(self, session: AsyncSession, account_id: uuid.UUID, purpose: str, bound_to: str | None,
+                      supersedes: tuple[str, ...], now: datetime) -> None:
+        # rows a day past expiry serve no budget any more: the table stays small
+        await session.execute(sa.delete(OneTimeChallenge).where(
+            OneTimeChallenge.account_id == account_id, OneTimeChallenge.purpose.in_((purpose, *supersedes)),
+            OneTimeChallenge.expires_at < now - timedelta(days=1)))
+        await session.execute(sa.update(OneTimeChallenge).where(
+            OneTimeChallenge.account_id == account_id, OneTimeChallenge.purpose.in_((purpose, *supersedes)),
+            OneTimeChallenge.bound_to == bound_to if bound_to is not None else sa.true(),
+            OneTimeChallenge.used_at.is_(None)).values(used_at=now, status="superseded"))
+
+    async def rehearse_issue(self, session: AsyncSession, *, purpose: str, digits: int,
+                             supersedes: tuple[str, ...] = ()) -> str:
+        """The statements and hashing of `issue` for an account that does not
+        exist (they change no row), and a code thrown away: the work of a
+        request that must not look different (ASVS 6.3.8)."""
+        decoy = uuid.uuid4()
+        await self._retire(session, decoy, purpose, None, supersedes, self.now())
+        code = new_code(digits)
+        self._mac(str(uuid.uuid4()), code)
+        return code
+
     def destination_key(self, destination: str) -> str:
         """Keyed hash of a normalized phone number or address (for budgets)."""
         return self._mac("destination", destination.strip().lower())
@@ -137,14 +159,7 @@ class OneTimeCodes:
         """A new code; earlier pending codes of the same purpose (and binding)
         or of the `supersedes` purposes stop working, so one at most is live."""
         now = self.now()
-        # rows a day past expiry serve no budget any more: the table stays small
-        await session.execute(sa.delete(OneTimeChallenge).where(
-            OneTimeChallenge.account_id == account_id, OneTimeChallenge.purpose.in_((purpose, *supersedes)),
-            OneTimeChallenge.expires_at < now - timedelta(days=1)))
-        await session.execute(sa.update(OneTimeChallenge).where(
-            OneTimeChallenge.account_id == account_id, OneTimeChallenge.purpose.in_((purpose, *supersedes)),
-            OneTimeChallenge.bound_to == bound_to if bound_to is not None else sa.true(),
-            OneTimeChallenge.used_at.is_(None)).values(used_at=now, status="superseded"))
+        await self._retire(session, account_id, purpose, bound_to, supersedes, now)
         code = new_code(digits)
         row = OneTimeChallenge(account_id=account_id, purpose=purpose, bound_to=bound_to, method_id=method_id,
                                destination=self.destination_key(destination), payload=json.dumps(payload or {}),

@@ -1,8 +1,10 @@
 """Password reset (IDN-13) by recovery e-mail or recovery phone code.
 
 Request: the answer is the same 202 whether or not the address has an
-account, and the lookup and sending happen after the answer (api_recovery.py
-runs them as a background task), so neither body nor timing tells. Requests
+account, and both paths do the same work before answering (an unknown
+address computes the code, its hash and the sealed event and writes none of
+them), so neither body nor timing tells; the code's event is recorded in the
+request's transaction, through the outbox like every message. Requests
 are capped per typed e-mail and per source address, the same for every
 address. An existing, unblocked account gets an 8-digit code (valid 10
 minutes, 5 tries, single use, keyed hash only): by e-mail to the recovery
@@ -86,35 +88,56 @@ class PasswordReset:
 
     # -- request -----------------------------------------------------------------
 
-    async def request(self, db: Database, email: str, where: Location) -> str:
+    async def request(self, db: Database, email: str, channel: str, where: Location) -> None:
         """Count the request (429 too_many_attempts beyond the hourly caps,
-        the same for every address); returns the normalized e-mail for
-        `send_code`, which the API runs after answering."""
+        the same for every address) and, in the same transaction, record the
+        code's event in the outbox (nothing is lost if sending fails later).
+        An unknown or blocked address does the same work and writes nothing
+        but the count, so neither answer nor timing tells (ASVS 6.3.8)."""
         normalized = normalize_email(email)
         s = self.settings
         limits = {_key("reset", normalized): _hourly(s.password_reset_requests_per_hour),
                   f"reset-ip:{where.ip}": _hourly(s.password_reset_requests_per_hour_per_ip)}
         async with db.transaction() as session:  # checked and counted in one locked step (IDN-04)
             await self.identity.count_attempt(session, tuple(limits), limits)
-        BUSINESS_EVENTS.labels("identity", "password_reset", "requested").inc()
-        return normalized
-
-    async def send_code(self, db: Database, normalized: str, channel: str, where: Location) -> None:
-        """Send the code if the address is an active account's login; else
-        nothing at all. Budget overruns are silent too (the caller already
-        had its answer)."""
-        async with db.transaction() as session:
             account = await repo.account_by_email(session, normalized)
             if account is None or account.status == "blocked":
-                return
-            phone = account.recovery_phone if channel == "sms" else None
-            if phone and phones.can_receive_sms_codes(phone):
-                sent = await self._by_sms(session, account, phone)
+                await self._same_work(session, normalized, where)
+                sent = None
             else:
-                sent = await self._by_email(session, account, where)
-            if sent:
-                self.identity.log_activity(session, account.id, "password_reset_requested", where, self.codes.now())
-        BUSINESS_EVENTS.labels("identity", "password_reset", "sent" if sent else "budget_exceeded").inc()
+                sent = await self._send_code(session, account, channel, where)
+        BUSINESS_EVENTS.labels("identity", "password_reset",
+                               "requested" if sent is None else "sent" if sent else "budget_exceeded").inc()
+
+    async def _same_work(self, session: AsyncSession, normalized: str, where: Location) -> None:
+        """What `_by_email` does, leaving nothing written: the budget query,
+        the statements of a new code (matching no row), its keyed hash, and the
+        sealed event inserted in a savepoint that is rolled back."""
+        s, now = self.settings, self.codes.now()
+        budget = Budget((EMAIL_RESET,), cooldown_seconds=s.code_cooldown_seconds, per_hour=s.codes_per_hour)
+        decoy = uuid.uuid4()
+        await self.codes.wait_before_sending(session, account_id=decoy, destination=normalized, purpose=EMAIL_RESET,
+                                             budget=budget)
+        code = await self.codes.rehearse_issue(session, purpose=EMAIL_RESET, digits=CODE_DIGITS,
+                                               supersedes=RESET_PURPOSES)
+        event = PasswordResetRequested(account_id=decoy, account_version=1, email=normalized, code=code,
+                                       expires_at=now, ip=where.ip, country=where.country, device=where.device,
+                                       occurred_at=now)
+        savepoint = await session.begin_nested()  # the outbox insert, rolled back: nothing stays
+        await self.identity.outbox.record(session, event)
+        await savepoint.rollback()
+
+    async def _send_code(self, session: AsyncSession, account: Account, channel: str, where: Location) -> bool:
+        """The code by SMS or e-mail; False when the code budget is spent (silently:
+        the caller's answer is the same)."""
+        phone = account.recovery_phone if channel == "sms" else None
+        if phone and phones.can_receive_sms_codes(phone):
+            sent = await self._by_sms(session, account, phone)
+        else:
+            sent = await self._by_email(session, account, where)
+        if sent:
+            self.identity.log_activity(session, account.id, "password_reset_requested", where, self.codes.now())
+        return sent
 
     async def _by_sms(self, session: AsyncSession, account: Account, phone: str) -> bool:
         budget = self.sms.budget()

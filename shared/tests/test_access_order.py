@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import random
 import uuid
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from manager_shared.access import OrgAccessStore, org_access_table
+from manager_shared.access import Memberships, OrgAccessStore, membership_table, org_access_table
 from manager_shared.access_check import AccessProjection, OrgAccess, decide
 from manager_shared.db import Database
 from manager_shared.events import (MemberAdded, MemberRemoved, MemberRightsChanged, MemberRoleChanged,
@@ -146,3 +147,31 @@ async def test_x_02_a_gap_that_stays_open_is_reported(store):
         await access.apply(session, history[3])
     async with db.transaction() as session:
         assert await access.open_gaps(session) == []
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def memberships(request, tmp_path):
+    url = (f"sqlite+aiosqlite:///{tmp_path}/members.db" if request.param == "sqlite"
+           else request.getfixturevalue("postgres").create_database("members"))
+    metadata = sa.MetaData()
+    table = membership_table(metadata)
+    db = Database(url)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield db, Memberships(table)
+    await db.dispose()
+
+
+@pytest.mark.integration
+async def test_x_02_memberships_follow_org_version_not_arrival_or_clocks(memberships):
+    """Version 5 stamped a little earlier than version 4 (two organizations
+    replicas, clocks apart) and arriving first: the role of version 5 stays."""
+    db, members = memberships
+    history = _history()
+    added, promoted = history[3], history[4]
+    promoted = promoted.model_copy(update={"occurred_at": added.occurred_at - timedelta(seconds=1)})
+    for event in (promoted, added):
+        async with db.transaction() as session:
+            await members.apply(session, event)
+    async with db.transaction() as session:
+        assert await members.role_of(session, ORG, ANNA) == "collaborator"

@@ -34,6 +34,8 @@ def membership_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("account_id", sa.Uuid, primary_key=True, index=True),
         sa.Column("role", sa.String(24), nullable=False),
         sa.Column("changed_at", UtcDateTime(), nullable=False),
+        # org_version of the event that set the role (0: an unnumbered event, ordered by time)
+        sa.Column("version", sa.Integer, nullable=False, server_default="0"),
     )
 
 
@@ -45,24 +47,26 @@ class Memberships:
 
     async def apply(self, session: AsyncSession,
                     event: MemberAdded | MemberRoleChanged | MemberRemoved | OrganizationDeleted) -> None:
-        """Upsert from membership events; an older event never overwrites a newer one."""
-        t = self.table
+        """Upsert from membership events; an older event never overwrites a
+        newer one (by org_version, else by time), in whatever order they arrive."""
+        t, version = self.table, getattr(event, "org_version", 0)
         if isinstance(event, OrganizationDeleted):
             await session.execute(t.update().where(t.c.organization_id == event.organization_id)
-                                  .values(role=REMOVED, changed_at=event.occurred_at))
+                                  .values(role=REMOVED, changed_at=event.occurred_at, version=version))
             return
         role = REMOVED if isinstance(event, MemberRemoved) else event.role
-        current = (await session.execute(sa.select(t.c.changed_at).where(
+        current = (await session.execute(sa.select(t.c.changed_at, t.c.version).where(
             t.c.organization_id == event.organization_id, t.c.account_id == event.account_id))).first()
         if current is None:
             await session.execute(t.insert().values(organization_id=event.organization_id,
                                                     account_id=event.account_id, role=role,
-                                                    changed_at=event.occurred_at))
+                                                    changed_at=event.occurred_at, version=version))
             return
-        if event.occurred_at >= current.changed_at:
+        newer = version > current.version if version and current.version else event.occurred_at >= current.changed_at
+        if newer:
             await session.execute(t.update().where(
                 t.c.organization_id == event.organization_id, t.c.account_id == event.account_id,
-            ).values(role=role, changed_at=event.occurred_at))
+            ).values(role=role, changed_at=event.occurred_at, version=max(version, current.version)))
 
     async def role_of(self, session: AsyncSession, organization_id: uuid.UUID, account_id: uuid.UUID) -> str | None:
         t = self.table

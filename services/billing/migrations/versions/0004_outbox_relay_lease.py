@@ -21,7 +21,12 @@ def upgrade() -> None:
         sa.Column("expires_ms", sa.BigInteger, nullable=False),
         sa.Column("broker_incarnation", sa.String(100), nullable=True),
     )
+    # memberships ordered by org_version, whatever order the events arrive in
+    with op.batch_alter_table('org_member', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('version', sa.Integer(), server_default='0', nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('org_member', schema=None) as batch_op:
+        batch_op.drop_column('version')
     op.drop_table("outbox_relay_lease")

@@ -35,7 +35,7 @@ def _message(status: str, age: timedelta) -> Message:
 
 async def test_x_06_delivery_log_retention_keeps_what_is_still_to_send(app):
     runtime = app.state.runtime
-    assert [r.name for r in runtime.retention.rules] == ["outbox", "processed_event", "message"]
+    assert [r.name for r in runtime.retention.rules] == ["outbox", "processed_event", "ended_session", "message"]
     year = timedelta(days=366)
     rows = {"old_sent": _message(SENT, year), "old_dead": _message(DEAD, year),
             "old_pending": _message(PENDING, year), "old_retrying": _message(FAILED, year),

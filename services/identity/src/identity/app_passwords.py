@@ -23,9 +23,9 @@ from manager_shared.metrics import BUSINESS_EVENTS
 
 from . import repository as repo
 from . import throttle
+from .addresses import normalize_email
 from .location import Location
 from .models import AppPassword
-from .service import normalize_email
 from .tokens import hash_token
 from .two_factor import TwoFactorService
 

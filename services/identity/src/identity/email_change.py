@@ -32,10 +32,11 @@ from manager_shared.events import LoginEmailChanged, LoginEmailChangeRequested, 
 from manager_shared.metrics import BUSINESS_EVENTS
 
 from . import repository as repo
+from .addresses import display_email, normalize_email
 from .codes import Budget, CodeRefused, OneTimeCodes, Outcome, TooManyCodes, payload_of
 from .location import Location
 from .schemas_recovery import LoginEmailChangePending, LoginEmailRead, RecoveryEmailRead
-from .service import IdentityService, normalize_email
+from .service import IdentityService
 
 PURPOSE = "email_change"
 CODE_DIGITS = 8
@@ -76,7 +77,7 @@ class EmailChange:
     async def request(self, db: Database, who: Principal, password: str, new_email: str, repeat: str,
                       where: Location) -> LoginEmailChangePending:
         """Check the rules, then send the code to the new address."""
-        new_email = new_email.strip()
+        new_email = display_email(new_email)
         normalized = normalize_email(new_email)
         if normalized != normalize_email(repeat):
             raise EmailMismatch()
@@ -159,7 +160,7 @@ class EmailChange:
                                  where: Location) -> RecoveryEmailRead:
         """Set, replace or (None) remove the recovery e-mail; the password is
         required and it must differ from the login."""
-        address = address.strip() if address else None
+        address = display_email(address) if address else None
         account = await self.identity.confirm_password(db, who.account_id, password, where)
         if address and normalize_email(address) == account.email_normalized:
             raise SameAsLoginEmail()

@@ -41,6 +41,7 @@ from manager_shared.metrics import BUSINESS_EVENTS
 
 from . import phones, throttle
 from . import repository as repo
+from .addresses import normalize_email
 from .codes import Budget, CodeRefused, OneTimeCodes, Outcome
 from .factor_sms import RESET as SMS_RESET, SIGN_IN as SMS_SIGN_IN, SmsFactor
 from .location import Location
@@ -48,7 +49,7 @@ from .models import Account, OneTimeChallenge
 from .password_policy import check_password
 from .schemas import MfaStep
 from .schemas_recovery import SecondFactorProof, SmsChallenge
-from .service import IdentityService, normalize_email
+from .service import IdentityService
 from .two_factor import InvalidSecondFactor, TwoFactorService
 
 log = logging.getLogger(__name__)

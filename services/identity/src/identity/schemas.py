@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from manager_shared.events.identity import OptionalAlert
 from manager_shared.typed import TypedCode  # codes typed in full-width forms
 
+from .addresses import StoredEmail
+
 Language = Literal["fr", "en", "de", "it", "es"]
 _ZONES = frozenset(available_timezones())
 
@@ -20,7 +22,7 @@ class _Strict(BaseModel):
 
 
 class AccountCreate(_Strict):
-    email: EmailStr
+    email: StoredEmail  # IDN-01: no mixed-script domain
     # NIST 800-63B: length, not composition; long passphrases allowed.
     password: str = Field(min_length=8, max_length=256)
     first_name: str = Field(min_length=1, max_length=100)

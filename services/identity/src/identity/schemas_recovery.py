@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from manager_shared.typed import TypedCode  # codes typed in full-width forms
 
+from .addresses import StoredEmail
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -99,7 +101,7 @@ class PasswordResetSmsCode(_Strict):
 
 class LoginEmailChange(_Strict):
     current_password: str = Field(min_length=1, max_length=256)
-    new_email: EmailStr
+    new_email: StoredEmail
     new_email_repeat: EmailStr
 
 
@@ -122,7 +124,7 @@ class LoginEmailRead(BaseModel):
 
 class RecoveryEmailUpdate(_Strict):
     password: str = Field(min_length=1, max_length=256)
-    recovery_email: EmailStr | None = None  # null removes it
+    recovery_email: StoredEmail | None = None  # null removes it
 
 
 class RecoveryEmailRead(BaseModel):

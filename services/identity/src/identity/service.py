@@ -22,6 +22,7 @@ from manager_shared.metrics import BUSINESS_EVENTS
 from manager_shared.outbox import Outbox
 
 from . import attempts, phones, session_end, throttle
+from .addresses import display_email, normalize_email  # noqa: F401  (imported from here by others)
 from . import repository as repo
 from .config import Settings
 from .errors import (AccountBlocked, InvalidCredentials, InvalidRefreshToken, SessionEnded, TooManyAttempts,
@@ -33,10 +34,6 @@ from .passwords import Passwords
 from .schemas import (AccountCreate, ActivityPage, ActivityRead, MfaChallenge, Preferences, PreferencesUpdate,
                       SessionRead, TokenPair)
 from .tokens import TokenIssuer, hash_token, new_refresh_token
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 @dataclass
@@ -63,7 +60,7 @@ class IdentityService:
             await self._tell_owner_of_signup(session, existing, where)
             return None
         now = self.clock.now()
-        account = Account(email=data.email.strip(), email_normalized=normalized,
+        account = Account(email=display_email(data.email), email_normalized=normalized,
                           password_hash=await self.passwords.hash(data.password),
                           first_name=data.first_name, last_name=data.last_name, language=data.language,
                           time_zone=data.time_zone, created_at=now, updated_at=now)

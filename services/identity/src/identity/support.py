@@ -18,8 +18,9 @@ from manager_shared.events import AccountBlocked, AccountUnblocked
 from manager_shared.metrics import BUSINESS_EVENTS
 
 from . import repository as repo
+from .addresses import normalize_email
 from .models import Account, OneTimeChallenge
-from .service import IdentityService, normalize_email
+from .service import IdentityService
 from .tokens import hash_token
 
 if TYPE_CHECKING:

@@ -13,6 +13,8 @@ import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from manager_shared.addresses import normalize_email
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -76,8 +78,10 @@ def after_success(tally: Tally) -> Tally:
     return replace(tally, consecutive=0, locked_until=None)
 
 
-def email_key(normalized_email: str) -> str:
-    return "email:" + hashlib.sha256(normalized_email.encode()).hexdigest()[:40]
+def email_key(email: str) -> str:
+    """One key for every form of an address (`ZOE@`, `ｚｏｅ@`): normalised
+    here too, so no caller can count one address under two keys."""
+    return "email:" + hashlib.sha256(normalize_email(email).encode()).hexdigest()[:40]
 
 
 def ip_key(ip: str) -> str:

@@ -12,6 +12,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from manager_shared.addresses import display_email, normalize_email
 from manager_shared.auth import Principal
 from manager_shared.errors import Conflict, DomainError, Forbidden
 from manager_shared.events import InvitationCreated, InvitationRevoked
@@ -61,7 +62,7 @@ class InvitationsService:
                      accounting: bool, full_access: bool) -> tuple[Invitation, str]:
         ctx = await self.core.context(session, organization_id, actor, lock=True)
         roles.check_grant_role(ctx.role, role)
-        email = email.strip().lower()
+        typed, email = display_email(email), normalize_email(email)  # IDN-01: every form, one invitee
         account = await repo.account_by_email(session, email)
         if account is not None and await membership(session, organization_id, account.account_id) is not None:
             raise AlreadyMember()
@@ -88,7 +89,7 @@ class InvitationsService:
         session.add(invitation)
         await session.flush()
         await self.core.emit(session, organization_id, InvitationCreated(
-            organization_id=organization_id, invitation_id=invitation.id, email=email, role=role, token=token,
+            organization_id=organization_id, invitation_id=invitation.id, email=typed, role=role, token=token,
             expires_at=invitation.expires_at, organization_name=ctx.org.name, invited_by=actor,
             invited_by_name=await self.core.name_of(session, actor), account_exists=account is not None,
             language=account.language if account else None))
@@ -140,7 +141,7 @@ class InvitationsService:
         account = await session.get(AccountRef, who.account_id)
         if account is None:
             raise AccountNotKnownYet()
-        if account.email != invitation.email:
+        if normalize_email(account.email) != normalize_email(invitation.email):  # rows kept lower-cased before
             raise InvitationForAnotherAddress()
         # Single use even under concurrent accepts: only one UPDATE finds it open.
         claimed = await session.execute(sa.update(Invitation).where(

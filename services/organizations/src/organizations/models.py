@@ -61,7 +61,7 @@ class AccountRef(Base, table=True):
     __tablename__ = "account_ref"
 
     account_id: uuid.UUID = Field(primary_key=True)
-    email: str = Field(max_length=320, index=True)  # lower-cased
+    email: str = Field(max_length=320, index=True)  # normalize_email form (IDN-01)
     first_name: str = Field(max_length=100)
     last_name: str = Field(max_length=100)
     language: str = Field(max_length=5)

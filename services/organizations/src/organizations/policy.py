@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from manager_shared.addresses import normalize_email
 from manager_shared.events import (AccountRegistered, LoginEmailChanged, MemberTwoFactorStatusChanged,
                                    SecurityAlertRequested, TwoFactorDisabled, TwoFactorEnabled,
                                    TwoFactorPolicyChanged)
@@ -32,7 +33,7 @@ class PolicyService:
     async def account_registered(self, session: AsyncSession, event: AccountRegistered) -> None:
         account = await session.get(AccountRef, event.account_id)
         if account is None:
-            session.add(AccountRef(account_id=event.account_id, email=event.email.lower(),
+            session.add(AccountRef(account_id=event.account_id, email=normalize_email(event.email),
                                    first_name=event.first_name[:100], last_name=event.last_name[:100],
                                    language=event.language, version=event.account_version))
             await session.flush()
@@ -40,7 +41,7 @@ class PolicyService:
     async def email_changed(self, session: AsyncSession, event: LoginEmailChanged) -> None:
         account = await session.get(AccountRef, event.account_id)
         if account is not None and event.account_version >= account.version:
-            account.email, account.version = event.new_email.lower(), event.account_version
+            account.email, account.version = normalize_email(event.new_email), event.account_version
 
     async def two_factor_changed(self, session: AsyncSession, event: TwoFactorEnabled | TwoFactorDisabled) -> None:
         """identity's current count of second factors (0 = off); when 2FA

@@ -6,6 +6,8 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
+from manager_shared.addresses import normalize_email
+
 from .models import AccountRef, BillingAddress, Invitation, Membership, Organization, Product, Team
 
 
@@ -60,4 +62,4 @@ async def billing_addresses_of(session: AsyncSession, organization_id: uuid.UUID
 
 
 async def account_by_email(session: AsyncSession, email: str) -> AccountRef | None:
-    return (await session.execute(select(AccountRef).where(AccountRef.email == email.lower()))).scalars().first()
+    return (await session.execute(select(AccountRef).where(AccountRef.email == normalize_email(email)))).scalars().first()

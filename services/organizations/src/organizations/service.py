@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from manager_shared.addresses import normalize_email
 from manager_shared.auth import Principal
 from manager_shared.events import (AccountRegistered, CategoryGrant, DataDecision, MemberAdded, MemberRemoved,
                                    MemberRoleChanged, OrganizationCreated, ProductGrant, TeamChanged)
@@ -44,7 +45,7 @@ class OrganizationsService:
         address (it then joins the inviting organization on accepting)."""
         now = self.clock.now()
         pending = (await session.execute(sa.select(Invitation.id).where(
-            Invitation.email == event.email.lower(), Invitation.accepted_at.is_(None),
+            Invitation.email == normalize_email(event.email), Invitation.accepted_at.is_(None),
             Invitation.revoked_at.is_(None), Invitation.expires_at > now).limit(1))).first()
         if pending is not None:
             BUSINESS_EVENTS.labels("organizations", "create_organization", "skipped_invited").inc()

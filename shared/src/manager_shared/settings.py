@@ -47,8 +47,6 @@ class ServiceSettings(BaseSettings):
     # publication (a replay of the outbox within it still carries them; one
     # after it sends no code: the user asks again, the admin re-invites).
     outbox_redact_after_seconds: float = 3600.0
-    # Larger request bodies are refused with 413 before they are read (1 MiB).
-    max_request_body_bytes: int = 1024 * 1024
     # Retention: every replica runs the purge every
     # RETENTION_INTERVAL_SECONDS (0 = never) in batches of RETENTION_BATCH_SIZE.
     # Published outbox rows are kept RETENTION_OUTBOX_DAYS (never less than the
@@ -62,4 +60,6 @@ class ServiceSettings(BaseSettings):
     retention_ended_sessions_hours: float = 24.0
     # /readyz answers within this (503 naming the check that did not answer in time).
     readiness_timeout_seconds: float = 0.8
+    # Larger request bodies are refused with 413 before they are read (1 MiB).
+    max_request_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"

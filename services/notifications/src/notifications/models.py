@@ -108,11 +108,6 @@ class OrganizationMember(Base, table=True):
     # role "" = not known yet (a 2FA change came first), "removed" = left.
     role_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     two_factor_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    # org_version of the event that set `role` / `two_factor`: each field takes
-    # only a newer event, so any arrival order ends in the same row.
-    # role "" = not known yet (a 2FA change came first), "removed" = left.
-    role_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    two_factor_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 outbox_table, inbox_table = event_tables(Base.metadata)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .background import cancel_and_wait
 from .db import Database
 from .events import Event
 from .incarnation import BrokerIncarnation
@@ -213,11 +214,7 @@ class OutboxRelay:
 
     async def stop(self) -> None:
         if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            await cancel_and_wait(self._task)
             self._task = None
             try:  # hand the lease over at once instead of letting it expire
                 async with self.db.transaction() as session:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
+from .background import cancel_and_wait
 from .db import Database
 from .sealing import sealed_fields
 
@@ -76,10 +77,5 @@ class SealedFieldEraser:
         self._task = asyncio.create_task(self.run(), name="outbox-sealed-eraser")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
+from .background import cancel_and_wait
 from .db import Database
 from .metrics import RETENTION_FAILURES, RETENTION_LAST_RUN, RETENTION_PURGED
 
@@ -111,13 +112,8 @@ class Retention:
             self._task = asyncio.create_task(self.run(), name=f"{self.service}-retention")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
 
 def event_table_rules(retention: Retention, outbox: sa.Table, inbox: sa.Table, *, outbox_days: float,

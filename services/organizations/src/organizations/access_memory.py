@@ -11,16 +11,15 @@ database round trip.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 
 import sqlalchemy as sa
+from manager_shared.access_check import Decision, OrgAccess, decide
+from manager_shared.background import cancel_and_wait
+from manager_shared.db import Database
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
-
-from manager_shared.access_check import Decision, OrgAccess, decide
-from manager_shared.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +116,4 @@ class AccessMemory:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)

@@ -37,8 +37,10 @@ def check_password(password: str, *, email: str, first_name: str = "", last_name
         raise WeakPassword("This password is too common: it is among the first ones attackers try.",
                            reason="too_common")
     local = _fold(email).split("@", 1)[0]
-    names = {_fold(n) for n in (first_name, last_name) if len(n.strip()) >= 3}
-    personal = {_fold(email), local, *names, _fold(f"{first_name}{last_name}"), _fold(f"{first_name} {last_name}")}
+    # the name whatever its length: a short one in compatibility characters
+    # (e.g. 'ﷻ') can fold to a password of acceptable length
+    personal = {_fold(email), local, _fold(first_name), _fold(last_name), _fold(f"{first_name}{last_name}"),
+                _fold(f"{first_name} {last_name}")}
     if folded in {p for p in personal if p}:
         raise WeakPassword("Do not use your e-mail address or your name as password.",
                            reason="contains_personal_data")

@@ -230,7 +230,7 @@ def test_org_09_projection_keeps_organizations_apart_and_ignores_foreign_events(
     from datetime import datetime, timezone
     at = datetime.now(timezone.utc)
     assert projection.apply(AccountBlocked(account_id=LR, account_version=2, reason="x", blocked_at=at))
-    assert not projection.apply(AccountBlocked(account_id=LR, account_version=2, reason="x", blocked_at=at))
+    assert projection.apply(AccountBlocked(account_id=LR, account_version=2, reason="x", blocked_at=at)) is False
     assert projection.check(LR, ORG, "view") == BLOCKED
     assert projection.apply(AccountUnblocked(account_id=LR, account_version=3, unblocked_at=at))
     assert projection.check(LR, ORG, "view") == ALLOWED
@@ -273,3 +273,17 @@ def test_org_09_projection_ignores_events_it_does_not_follow():
                                         org_version=1)) is True
     assert projection.apply(MemberAdded(organization_id=ORG, account_id=LR, role="administrator",
                                         org_version=1)) is False
+
+
+def test_org_14_gap_filled_by_the_deletion_reports_the_change_and_drops_what_was_held():
+    h = _world()
+    early = MemberAdded(organization_id=ORG, account_id=STRANGER, role="administrator", org_version=h.version + 2)
+    assert h.org.apply(early) is True  # held until the version before it arrives
+    assert decide(h.org, STRANGER, "view") == NOT_MEMBER
+    from manager_shared.events import OrganizationDeleted
+
+    deletion = OrganizationDeleted(organization_id=ORG, name="O", deleted_by=LR, send_paid_invoices=False,
+                                   requester=Recipient(account_id=LR), org_version=h.version + 1)
+    assert h.org.apply(deletion) is True  # the deletion changed the state, whatever the held event does
+    assert (h.org.pending, h.org.members, h.org.version) == ({}, {}, h.version + 2)
+    assert decide(h.org, STRANGER, "view") == NOT_MEMBER

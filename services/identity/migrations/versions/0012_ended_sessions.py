@@ -1,4 +1,8 @@
-"""sessions ended by identity (IDN-03/18)
+"""sessions ended by identity (IDN-03/18): nothing to create here
+
+The other services keep a projection of ended sessions; identity checks its
+own signin_session rows, so this revision only keeps the numbering shared
+with them.
 
 Revision ID: 0012
 Revises: 0011

@@ -1,4 +1,7 @@
-"""per-message delivery record (NTF-04)
+"""per-message delivery record (NTF-04): no schema change
+
+Each message is now marked sent in its own transaction and its Message-ID is
+derived from (event, recipient, channel): both use the existing columns.
 
 Revision ID: 0009
 Revises: 0008

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import shutil
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 
@@ -30,6 +32,29 @@ def database_url(request, tmp_path) -> str:
 async def db(database_url):
     database = Database(database_url)
     await migrate(database, MIGRATIONS)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory):
+    """identity's schema on SQLite, migrated once per test session: unit
+    tests of one module copy it instead of running every migration again."""
+    path = tmp_path_factory.mktemp("identity-schema") / "template.db"
+
+    async def build():
+        database = Database(f"sqlite+aiosqlite:///{path}")
+        await migrate(database, MIGRATIONS)
+        await database.dispose()
+    asyncio.run(build())
+    return path
+
+
+@pytest.fixture
+async def sqlite_db(migrated_sqlite, tmp_path):
+    """A fresh copy of the migrated SQLite schema for one test."""
+    shutil.copy(migrated_sqlite, tmp_path / "identity.db")
+    database = Database(f"sqlite+aiosqlite:///{tmp_path}/identity.db")
     yield database
     await database.dispose()
 

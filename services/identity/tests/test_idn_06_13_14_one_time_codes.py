@@ -4,13 +4,10 @@ e-mail or phone (IDN-13), the SMS second factor (IDN-14c). Fast: the code
 store on an in-process SQLite database, budgets as a pure function."""
 from __future__ import annotations
 
-import asyncio
 import json
-import shutil
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -18,35 +15,18 @@ import sqlalchemy as sa
 
 from identity.codes import (Budget, CodeRefused, OneTimeCodes, Outcome, TooManyCodes, derive_key, new_code, normalize,
                             payload_of)
-from identity.main import MIGRATIONS
 from identity.models import Account, OneTimeChallenge
 from identity.tokens import generate_private_pem
 from manager_shared.clock import FrozenClock
-from manager_shared.db import Database, migrate
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
 BUDGET = Budget(("sms_sign_in", "sms_enrolment"), cooldown_seconds=60, per_hour=5)
 
 
-@pytest.fixture(scope="module")
-def migrated(tmp_path_factory) -> Path:
-    """identity's schema on SQLite, migrated once; each test gets a copy."""
-    path = tmp_path_factory.mktemp("codes") / "template.db"
-
-    async def build():
-        database = Database(f"sqlite+aiosqlite:///{path}")
-        await migrate(database, MIGRATIONS)
-        await database.dispose()
-    asyncio.run(build())
-    return path
-
-
 @pytest.fixture
-async def db(migrated, tmp_path):
-    shutil.copy(migrated, tmp_path / "codes.db")
-    database = Database(f"sqlite+aiosqlite:///{tmp_path}/codes.db")
-    yield database
-    await database.dispose()
+def db(sqlite_db):
+    """Unit tests on one copy of the migrated SQLite schema (fast: no migration per test)."""
+    return sqlite_db
 
 
 @pytest.fixture

@@ -5,13 +5,10 @@ password of that active account, is throttled like sign-in (IDN-04) and only
 answers sync servers holding a configured key. In-process SQLite, frozen clock."""
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-import shutil
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -22,14 +19,12 @@ from identity.config import Settings
 from identity.errors import TooManyAttempts
 from identity.factor_totp import TotpFactor
 from identity.location import Location
-from identity.main import MIGRATIONS
 from identity.models import Account, Activity, AppPassword, TotpMethod, outbox_table
 from identity.passwords import Passwords
 from identity.service import IdentityService
 from identity.two_factor import RecentSignInRequired, TwoFactorService
 from manager_shared.auth import Principal
 from manager_shared.clock import FrozenClock
-from manager_shared.db import Database, migrate
 from manager_shared.errors import DomainError, NotFound
 from manager_shared.outbox import Outbox
 
@@ -38,25 +33,10 @@ SYNC_KEY = "imap-server-key-0123456789abcdef"
 HERE = Location(ip="198.51.100.7", country="CH", device="Thunderbird")
 
 
-@pytest.fixture(scope="module")
-def migrated(tmp_path_factory) -> Path:
-    """identity's schema on SQLite, migrated once; each test gets a copy."""
-    path = tmp_path_factory.mktemp("app-passwords") / "template.db"
-
-    async def build():
-        database = Database(f"sqlite+aiosqlite:///{path}")
-        await migrate(database, MIGRATIONS)
-        await database.dispose()
-    asyncio.run(build())
-    return path
-
-
 @pytest.fixture
-async def db(migrated, tmp_path):
-    shutil.copy(migrated, tmp_path / "id.db")
-    database = Database(f"sqlite+aiosqlite:///{tmp_path}/id.db")
-    yield database
-    await database.dispose()
+def db(sqlite_db):
+    """Unit tests on one copy of the migrated SQLite schema (fast: no migration per test)."""
+    return sqlite_db
 
 
 @pytest.fixture

@@ -13,22 +13,13 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from manager_shared.testing.platform import SERVICES, Platform
+from manager_shared.testing.polling import eventually
 
 pytestmark = pytest.mark.e2e
 
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0"
 ZURICH, BERN, BERLIN = "195.186.1.1", "83.76.1.1", "80.128.1.1"  # CH, CH, DE in the geo-IP data
 
-
-def eventually(fn, timeout=45.0, interval=0.2):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not met in {timeout}s (last: {last!r})")
 
 
 def sign_in(identity: httpx.Client, email: str, ip: str) -> httpx.Response:

@@ -9,7 +9,6 @@ import json
 import re
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,22 +16,12 @@ import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from manager_shared.testing.platform import SERVICES
+from manager_shared.testing.polling import eventually
 
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "Lavaux-Terrasse-Chasselas-5"
 
-
-def eventually(fn, timeout=45.0, interval=0.2):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not met in {timeout}s (last: {last!r})")
 
 
 def _mail_code(catcher, to: str, pattern: str) -> str:

@@ -12,18 +12,11 @@ import httpx
 import pyotp
 import pytest
 
+from manager_shared.testing.polling import eventually
+
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "Gotthard-Tunnel-Lok-9"
-
-
-def _wait(fn, timeout=45.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := fn():
-            return result
-        time.sleep(0.2)
-    raise AssertionError("condition not met")
 
 
 def test_idn_14_15_totp_emergency_code_and_app_password_end_to_end(platform, mail_catcher, sync_client_key):
@@ -62,7 +55,7 @@ def test_idn_14_15_totp_emergency_code_and_app_password_end_to_end(platform, mai
     third = identity.post("/v1/sessions", json={"email": email, "password": PASSWORD}).json()
     r = identity.post("/v1/sessions/mfa", json={"mfa_token": third["mfa_token"], "emergency_code": codes[3]})
     assert r.status_code == 401
-    mails = _wait(lambda: [m for m in mail_catcher.messages if email in [a.lower() for a in m["to"]]
+    mails = eventually(lambda: [m for m in mail_catcher.messages if email in [a.lower() for a in m["to"]]
                            and "An emergency code replaced" in m["text"]])
     assert len(mails) == 1 and "9 unused codes remain" in mails[0]["text"]
     assert not re.search(r"https?://|href=", mails[0]["text"] + mails[0]["html"], re.I)  # IDN-09

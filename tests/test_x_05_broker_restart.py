@@ -12,6 +12,7 @@ the topics, which hold the replay)."""
 from __future__ import annotations
 
 import re
+import functools
 import time
 import uuid
 
@@ -20,6 +21,7 @@ import pytest
 
 from manager_shared.testing.kafka import TansuBroker
 from manager_shared.testing.platform import Platform
+from manager_shared.testing.polling import eventually as _eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -30,17 +32,9 @@ ZURICH = "195.186.1.1"
 ABROAD = ("1.1.1.1", "1.64.1.1", "1.200.1.1", "2.1.1.1", "2.128.1.1", "2.200.1.1", "3.1.1.1", "5.1.1.1",
           "5.64.1.1", "5.128.1.1", "5.200.1.1", "8.128.1.1", "14.1.1.1", "14.64.1.1", "14.128.1.1")
 PASSWORD = "Alpenrose-Matterhorn-42"
+# a broker restart and a service start each take seconds on a loaded machine
+eventually = functools.partial(_eventually, timeout=60.0)
 
-
-def eventually(fn, timeout: float = 60.0, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not met in {timeout}s (last: {last!r})")
 
 
 def metric(platform: Platform, service: str, name: str, **labels: str) -> float:

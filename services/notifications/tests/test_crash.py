@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import signal
-import time
 import uuid
 from collections import Counter
 from datetime import datetime, timezone
@@ -25,6 +24,7 @@ from manager_shared.testing.fixtures import local_broker_settings
 from manager_shared.testing.kafka import TansuBroker
 from manager_shared.testing.platform import launch, wait_ready
 from manager_shared.testing.smtp import MailCatcher
+from manager_shared.testing.polling import eventually
 from notifications.transport import delivery_key
 
 pytestmark = pytest.mark.integration
@@ -50,15 +50,6 @@ async def _statuses(database_url: str) -> Counter:
             return Counter(dict(rows.all()))
     finally:
         await engine.dispose()
-
-
-def _until(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout}s")
-        time.sleep(0.05)
-    return result
 
 
 def _received(catcher: MailCatcher) -> Counter:
@@ -88,15 +79,16 @@ def _crash_run(tmp_path, database_url: str) -> dict:
         asyncio.run(_publish(broker.bootstrap, logins))
         for k in range(1, KILLS + 1):
             # kill while mails are flowing: once another share of the burst has arrived
-            _until(lambda: len(set(_received(catcher)) & expected) >= k * EVENTS // (KILLS + 1), 120,
-                   f"mails before kill {k}")
+            eventually(lambda: len(set(_received(catcher)) & expected) >= k * EVENTS // (KILLS + 1),
+                       timeout=120, interval=0.05, what=f"mails before kill {k}")
             os.killpg(service.process.pid, signal.SIGKILL)
             service.process.wait(10)
             service = launch("notifications", settings, service.port, log)
             wait_ready(service, 90)
-        _until(lambda: expected <= set(_received(catcher)), 180, "every mail")
+        eventually(lambda: expected <= set(_received(catcher)), timeout=180, interval=0.05, what="every mail")
         # every row recorded as sent: nothing is left that could be sent again
-        _until(lambda: asyncio.run(_statuses(database_url)) == Counter(sent=EVENTS), 60, "every message sent")
+        eventually(lambda: asyncio.run(_statuses(database_url)) == Counter(sent=EVENTS), timeout=60, interval=0.05,
+                   what="every message sent")
     finally:
         if service.process.poll() is None:
             os.killpg(service.process.pid, signal.SIGTERM)

@@ -186,3 +186,20 @@ async def test_x_02_sign_up_failing_after_its_savepoint_leaves_no_account(db, se
     async with db.transaction() as s:
         assert (await s.execute(sa.select(sa.func.count()).select_from(Account))).scalar() == 0
     assert await _events(db) == []
+
+
+async def test_idn_04_idn_18_right_password_of_a_blocked_account_leaves_no_pending_attempt(db, service):
+    """A blocked account refused after its password checked out ends the
+    attempt it was admitted with; otherwise every try would stay counted as
+    pending and lock the address (and everyone behind it) for a minute."""
+    from identity.errors import AccountBlocked
+
+    account = await _register(db, service)
+    async with db.transaction() as s:
+        (await s.get(Account, account.id)).status = "blocked"
+    where = locate("195.186.1.1", FIREFOX)
+    for _ in range(15):
+        with pytest.raises(AccountBlocked):
+            await service.sign_in(db, "anna@example.ch", PASSWORD, where, True)
+    with pytest.raises(InvalidCredentials):  # and the address is not locked for the next person
+        await service.sign_in(db, "someone@example.ch", PASSWORD, where, True)

@@ -114,8 +114,20 @@ class IdentityService:
                 await self.finish_attempt(session, attempt, failed=True, account=account, where=where)
             raise InvalidCredentials()
         new_hash = await self.passwords.hash(password) if self.passwords.needs_rehash(stored_hash) else None
+        try:
+            return await self._signed_in(db, account.id, stored_hash, new_hash, attempt, where, persistent)
+        except (InvalidCredentials, AccountBlocked):
+            # The password was right, but the account changed or is blocked:
+            # that transaction rolled back, so the pending attempt ends here.
+            async with db.transaction() as session:
+                await self.finish_attempt(session, attempt, failed=False)
+            raise
+
+    async def _signed_in(self, db: Database, account_id: uuid.UUID, stored_hash: str, new_hash: str | None,
+                         attempt: attempts.Attempt, where: Location, persistent: bool):
+        """The second transaction of a sign-in whose password checked out."""
         async with db.transaction() as session:
-            account = await repo.account_by_id(session, account.id)
+            account = await repo.account_by_id(session, account_id)
             if account is None or account.password_hash != stored_hash:
                 raise InvalidCredentials()  # changed meanwhile: the checked password may be stale
             if account.status == "blocked":

@@ -181,16 +181,17 @@ class Database:
         await self.engine.dispose()
 
 
-async def insert_if_absent(session: AsyncSession, table: sa.Table, values: dict) -> bool:
-    """INSERT that does nothing when a unique key already holds the row
-    (ON CONFLICT DO NOTHING on PostgreSQL and SQLite): for "first time seen"
-    records that concurrent requests may both try to write. True if inserted."""
+async def insert_if_absent(session: AsyncSession, table: sa.Table, values: dict | list[dict]) -> bool:
+    """INSERT of one row (or several) that does nothing where a unique key
+    already holds one (ON CONFLICT DO NOTHING on PostgreSQL and SQLite): for
+    "first time seen" records that concurrent requests may both try to write.
+    True if anything was inserted."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    result = await session.execute(insert(table).values(**values).on_conflict_do_nothing())
-    return result.rowcount == 1
+    result = await session.execute(insert(table).values(values).on_conflict_do_nothing())
+    return result.rowcount >= 1
 
 
 def alembic_config(script_location: Path, url: str):

@@ -107,7 +107,10 @@ class OutboxRelay:
                 return 0
             acked, failure = await self._send(rows)
             if acked:
-                if not await self.lease.still_held(session):
+                # On PostgreSQL the claim above row-locks the lease until this
+                # commit, so no one can have taken it; on SQLite it was claimed
+                # in a transaction of its own and may have expired meanwhile.
+                if self.db.is_sqlite and not await self.lease.still_held(session):
                     raise LeaseLost(self.service)
                 t = self.table
                 await session.execute(t.update().where(t.c.id.in_([r.id for r in acked]))

@@ -3,7 +3,6 @@ sharing one lifespan, with the database, outbox relay and consumers."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -13,28 +12,29 @@ from pathlib import Path
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 from faststream.kafka import KafkaBroker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .access import BlockedAccounts, Memberships, OrgAccessStore
 from .access_check import ACCESS_EVENTS
 from .auth import JwksCache, Principal, TokenVerifier, bearer_token
+from .background import cancel_and_wait
+from .body_limit import BodyLimitMiddleware
 from .consumer import EventConsumer
 from .db import Database, migrate
-from .body_limit import BodyLimitMiddleware
 from .errors import install_error_handlers
 from .events import (AccountBlocked, AccountUnblocked, MemberAdded, MemberRemoved, MemberRoleChanged,
                      OrganizationDeleted, SessionsEnded)
-from .metrics import MetricsMiddleware, metrics_response
 from .incarnation import BrokerIncarnation
+from .metrics import MetricsMiddleware, metrics_response
 from .outbox import Outbox, OutboxRelay
-from .retention import Retention, event_table_rules
-from .redaction import SealedFieldEraser
-from .sealing import producer_sealer
 from .readiness import CachedProbe, run_checks
-from .topics import ensure_topics
+from .redaction import SealedFieldEraser
+from .retention import Retention, event_table_rules
+from .sealing import producer_sealer
 from .sessions import EndedSessions, refusal
 from .settings import ServiceSettings
+from .topics import ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -155,11 +155,8 @@ class ServiceRuntime:
         self._gap_watch = asyncio.create_task(self.access.watch_gaps(self.db), name=f"{self.name}-access-gaps")
 
     async def _unwatch_gaps(self) -> None:
-        if self._gap_watch is not None:
-            self._gap_watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._gap_watch
-            self._gap_watch = None
+        await cancel_and_wait(self._gap_watch)
+        self._gap_watch = None
 
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Run `hook` at start-up, after migrations, before the broker starts."""

@@ -218,11 +218,6 @@ class Keyring:
             raise SealingError(f"sealed value under key {secret.kid} does not open (tampered or misplaced)") \
                 from None
 
-    def open_event(self, event: Any) -> Any:
-        """A copy of `event` with its secret fields as clear strings, for
-        rendering only: never serialize or log it."""
-        return open_event(event, self)
-
 
 def open_event(event: Any, keyring: Keyring | None) -> Any:
     """Open `event`'s secret fields (clear in-process ones need no keyring)."""

@@ -6,7 +6,8 @@ or stolen session would keep working everywhere until then.
 A session never comes back once ended, so the projection only grows by
 inserts (a late or repeated event changes nothing) and a row is useless once
 every access token of its session has expired: rows older than the longest
-access-token lifetime may be purged (`EndedSessions.purge`).
+access-token lifetime may be purged (`EndedSessions.purge`; the retention job keeps them
+RETENTION_ENDED_SESSIONS_HOURS).
 """
 from __future__ import annotations
 
@@ -14,11 +15,10 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from .access import BlockedAccounts
-from .db import UtcDateTime
+from .db import UtcDateTime, insert_if_absent
 from .errors import AccountIsBlocked, DomainError, SessionIsEnded
 from .events import SessionsEnded
 
@@ -42,18 +42,16 @@ class EndedSessions:
     async def apply(self, session: AsyncSession, event: SessionsEnded) -> None:
         if not event.session_ids:
             return
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        rows = [{"session_id": sid, "account_id": event.account_id, "ended_at": event.ended_at}
-                for sid in event.session_ids]
-        await session.execute(insert(self.table).values(rows).on_conflict_do_nothing())
+        await insert_if_absent(session, self.table, [
+            {"session_id": sid, "account_id": event.account_id, "ended_at": event.ended_at}
+            for sid in event.session_ids])
+
 
     async def purge(self, session: AsyncSession, ended_before: datetime) -> int:
         """Delete rows of sessions ended before `ended_before` (now minus the
         longest access-token lifetime): their tokens are refused as expired anyway."""
         result = await session.execute(sa.delete(self.table).where(self.table.c.ended_at < ended_before))
         return result.rowcount or 0
-
 
 def _session_uuid(sid: str) -> uuid.UUID | None:
     try:

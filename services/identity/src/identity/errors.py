@@ -30,10 +30,6 @@ class InvalidPhone(DomainError):
     code, status, message = "invalid_phone", 422, "This is not a valid phone number."
 
 
-class SessionEnded(Unauthorized):
-    code, message = "session_ended", "This session has ended: sign in again."
-
-
 class InvalidRefreshToken(Unauthorized):
     code, message = "invalid_refresh_token", "The refresh token is invalid or expired."
 
@@ -42,4 +38,4 @@ class WeakPassword(DomainError):
     code, status, message = "weak_password", 422, "Choose a longer or less common password."
 
 
-__all__ = ["InvalidPhone", "SessionEnded", "AccountBlocked", "TooManyAttempts", "WrongPassword", "Conflict", "InvalidCredentials", "InvalidRefreshToken", "WeakPassword"]
+__all__ = ["InvalidPhone", "AccountBlocked", "TooManyAttempts", "WrongPassword", "Conflict", "InvalidCredentials", "InvalidRefreshToken", "WeakPassword"]

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from manager_shared.auth import Principal
 from manager_shared.clock import Clock
 from manager_shared.db import Database, insert_if_absent
-from manager_shared.errors import NotFound
+from manager_shared.errors import NotFound, SessionIsEnded
 from manager_shared.events import (AccountPreferencesChanged, AccountRegistered, LoginFailed, LoginFromNewLocation,
                                    PasswordChanged, RecoveryPhoneChanged, SignUpAttemptedWithExistingEmail)
 from manager_shared.events.identity import OptionalAlert
@@ -25,7 +25,7 @@ from . import attempts, phones, session_end, throttle
 from .addresses import display_email, normalize_email  # noqa: F401  (imported from here by others)
 from . import repository as repo
 from .config import Settings
-from .errors import (AccountBlocked, InvalidCredentials, InvalidRefreshToken, SessionEnded, TooManyAttempts,
+from .errors import (AccountBlocked, InvalidCredentials, InvalidRefreshToken, TooManyAttempts,
                      WeakPassword, WrongPassword)
 from .location import Location
 from .models import Account, Activity, KnownLocation, RefreshToken, SignInSession, SigninThrottle
@@ -351,7 +351,7 @@ class IdentityService:
         async with db.transaction() as session:
             signin = await session.get(SignInSession, uuid.UUID(who.session_id))
             if signin is None or signin.revoked_at is not None:
-                raise SessionEnded()
+                raise SessionIsEnded()
             now = self.clock.now()
             signin.auth_time = now
             return await self._issue(session, who.account_id, signin, now)

@@ -19,11 +19,10 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from manager_shared.auth import Principal, bearer_token
-from manager_shared.errors import AccountIsBlocked
+from manager_shared.errors import AccountIsBlocked, SessionIsEnded
 from manager_shared.events import SessionsEnded
 
 from . import repository as repo
-from .errors import SessionEnded
 
 if TYPE_CHECKING:
     from manager_shared.runtime import ServiceRuntime
@@ -62,12 +61,12 @@ def own_principal(runtime: ServiceRuntime) -> Callable[[Request], Awaitable[Prin
         try:
             sid = uuid.UUID(who.session_id)
         except ValueError:
-            raise SessionEnded() from None
+            raise SessionIsEnded() from None
         async with runtime.db.transaction() as session:
             standing = await repo.session_standing(session, sid, who.account_id)
         if standing is not None and standing.status == "blocked":
             raise AccountIsBlocked()
         if standing is None or standing.revoked_at is not None:
-            raise SessionEnded()
+            raise SessionIsEnded()
         return who
     return principal

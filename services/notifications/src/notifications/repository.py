@@ -178,10 +178,6 @@ async def release(session: AsyncSession, message_ids: list[int], now: datetime) 
                           .execution_options(synchronize_session=False))
 
 
-async def update_message(session: AsyncSession, message_id: int, **values) -> None:
-    await update_messages(session, [{"id": message_id, **values}])
-
-
 async def update_messages(session: AsyncSession, changes: list[dict]) -> None:
     """Apply `{"id": ..., column: value...}` changes; one executemany per set of columns."""
     groups: dict[tuple, list[dict]] = {}

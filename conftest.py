@@ -1,1 +1,1 @@
-pytest_plugins = ["manager_shared.testing.fixtures"]
+pytest_plugins = ["manager_shared.testing.fixtures", "manager_shared.testing.hangs"]

@@ -36,3 +36,11 @@ access_table = org_access_table(Base.metadata)
 blocked_table = blocked_accounts_table(Base.metadata)
 # identity's SessionsEnded: tokens of ended sessions are refused here too (IDN-03)
 ended_table = ended_sessions_table(Base.metadata)
+
+# Each feature package keeps its tables beside its code, in billing's one
+# registry: importing them here puts every table in Base.metadata (migrations,
+# the schema check). At the bottom, after Base exists, because they import it.
+from .catalogue import models as _catalogue  # noqa: E402,F401
+from .prepaid import models as _prepaid  # noqa: E402,F401
+from .payments import models as _payments  # noqa: E402,F401
+from .invoices import models as _invoices  # noqa: E402,F401

@@ -12,14 +12,17 @@ from typing import Annotated, Union
 from pydantic import Field, TypeAdapter
 
 from ..sealing import FROM_WIRE
-from . import billing, domains, identity, organizations
+from . import billing, domains, identity, invoices, organizations, subscriptions
 from .base import Event, utcnow
 from .billing import *  # noqa: F403
 from .domains import *  # noqa: F403
 from .identity import *  # noqa: F403
 from .organizations import *  # noqa: F403
+from .subscriptions import *  # noqa: F403
+from .invoices import *  # noqa: F403
 
-ALL_EVENTS: tuple[type[Event], ...] = identity.EVENTS + organizations.EVENTS + billing.EVENTS + domains.EVENTS
+ALL_EVENTS: tuple[type[Event], ...] = (
+    identity.EVENTS + organizations.EVENTS + billing.EVENTS + subscriptions.EVENTS + invoices.EVENTS + domains.EVENTS)
 EVENTS_BY_TYPE: dict[str, type[Event]] = {e.model_fields["type"].default: e for e in ALL_EVENTS}
 TOPICS: tuple[str, ...] = tuple(sorted({e.topic for e in ALL_EVENTS}))
 

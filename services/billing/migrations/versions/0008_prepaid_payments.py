@@ -1,0 +1,23 @@
+"""prepaid ledger, idempotency keys, payments (BIL-02, BIL-03, BIL-10)
+
+Revision ID: 0008
+Revises: 0007
+"""
+from alembic import op  # noqa: F401
+import sqlalchemy as sa  # noqa: F401
+
+import manager_shared.db  # noqa: F401  (UtcDateTime)
+
+
+revision = '0008'
+down_revision = '0007'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

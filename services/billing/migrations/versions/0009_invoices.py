@@ -1,0 +1,23 @@
+"""invoices, numbering, pro forma, bank references (BIL-06, BIL-07)
+
+Revision ID: 0009
+Revises: 0008
+"""
+from alembic import op  # noqa: F401
+import sqlalchemy as sa  # noqa: F401
+
+import manager_shared.db  # noqa: F401  (UtcDateTime)
+
+
+revision = '0009'
+down_revision = '0008'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,8 +1,8 @@
 """organizations' event handlers."""
 from __future__ import annotations
 
-from manager_shared.events import (AccountRegistered, BillingAccountOpened, LoginEmailChanged, ProductDeprovisioned,
-                                   ProductProvisioned, TwoFactorDisabled, TwoFactorEnabled)
+from manager_shared.events import (AccountRegistered, BillingAccountOpened, BillingStandingChanged, LoginEmailChanged,
+                                   ProductDeprovisioned, ProductProvisioned, TwoFactorDisabled, TwoFactorEnabled)
 from manager_shared.runtime import ServiceRuntime
 
 from .details import DetailsService
@@ -48,3 +48,8 @@ def register(runtime: ServiceRuntime, service: OrganizationsService, policy: Pol
     async def on_billing_account_opened(session, event: BillingAccountOpened) -> None:
         """billing's facts for ORG-14 (a new account: no invoice, zero balance)."""
         await details.billing_account_opened(session, event)
+
+    @billing.on(BillingStandingChanged)
+    async def on_billing_standing_changed(session, event: BillingStandingChanged) -> None:
+        """billing's unpaid invoices and prepaid balance, for ORG-14's deletion check."""
+        await details.billing_standing_changed(session, event)

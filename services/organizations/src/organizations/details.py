@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from manager_shared.auth import Principal
 from manager_shared.errors import Conflict, DomainError
-from manager_shared.events import BillingAccountOpened, BillingAddress as BillingAddressPart
+from manager_shared.events import BillingAccountOpened, BillingAddress as BillingAddressPart, BillingStandingChanged
 from manager_shared.events import OrganizationDeleted, OrganizationDetailsChanged, PostalAddress
 from manager_shared.metrics import BUSINESS_EVENTS
 
@@ -168,6 +168,18 @@ class DetailsService:
         """A new billing account has no invoice and a zero prepaid balance."""
         if await session.get(BillingStanding, event.organization_id) is None:
             session.add(BillingStanding(organization_id=event.organization_id, currency=event.currency))
+
+    async def billing_standing_changed(self, session: AsyncSession, event: BillingStandingChanged) -> None:
+        """billing's unpaid invoices and prepaid balance (ORG-14); an older
+        standing arriving late (or again) never overwrites a newer one."""
+        standing = await session.get(BillingStanding, event.organization_id, with_for_update=True)
+        if standing is None:
+            standing = BillingStanding(organization_id=event.organization_id, currency=event.currency)
+            session.add(standing)
+        elif standing.standing_version >= event.standing_version:
+            return
+        standing.unpaid_invoices, standing.prepaid_balance_minor = event.unpaid_invoices, event.prepaid_balance_minor
+        standing.currency, standing.standing_version = event.currency, event.standing_version
 
     async def unmet_deletion_conditions(self, session: AsyncSession, org: Organization,
                                         caller: uuid.UUID) -> list[str]:

@@ -151,6 +151,8 @@ class BillingStanding(Base, table=True):
     unpaid_invoices: int = 0
     prepaid_balance_minor: int = 0
     currency: str = Field(max_length=3)
+    # the highest BillingStandingChanged.standing_version applied (0: only BillingAccountOpened)
+    standing_version: int = 0
 
 
 class MemberRemoval(Base, table=True):

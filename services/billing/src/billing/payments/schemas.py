@@ -1,0 +1,28 @@
+"""Bodies of the payment API (money: integer minor units + currency)."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PaymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    invoice_ids: list[uuid.UUID] = Field(min_length=1, max_length=100)
+    use_prepaid: bool = Field(description="The prepaid balance pays the whole or a part; the card the rest.")
+    card_token: str | None = Field(default=None, min_length=1, max_length=200,
+                                   description="The PSP's token of the card (needed unless prepaid covers all).")
+
+
+class PaymentRead(BaseModel):
+    id: uuid.UUID
+    status: Literal["pending", "succeeded", "failed", "expired", "credited"]
+    invoice_ids: list[uuid.UUID]
+    prepaid_minor: int
+    card_minor: int
+    currency: str
+    failure_reason: str | None = None
+    action_url: str | None = Field(default=None, description="Where the cardholder completes 3-D Secure.")
+    expires_at: datetime | None = None

@@ -26,6 +26,15 @@ class BillingAccount(Base, table=True):
     organization_name: str = Field(max_length=200)
     currency: str = Field(max_length=3)
     created_at: datetime = Field(sa_type=UtcDateTime())
+    # The buyer on invoices (BIL-06), from OrganizationDetailsChanged; the VAT
+    # number and language are set by the organization in invoice details.
+    kind: str = Field(default="private", max_length=16)
+    street: str = Field(default="", max_length=200)
+    postal_code: str = Field(default="", max_length=20)
+    city: str = Field(default="", max_length=100)
+    country: str = Field(default="", max_length=2)
+    vat_number: str | None = Field(default=None, max_length=32)
+    language: str = Field(default="en", max_length=2)
 
 
 outbox_table, inbox_table = event_tables(Base.metadata)

@@ -31,7 +31,8 @@ class BillingService:
         if existing:
             return existing
         account = BillingAccount(organization_id=event.organization_id, organization_name=event.name,
-                                 currency=event.currency, created_at=self.clock.now())
+                                 currency=event.currency, created_at=self.clock.now(), kind=event.kind,
+                                 country=(event.country or "")[:2].upper())
         session.add(account)
         await self.outbox.record(session, BillingAccountOpened(
             organization_id=event.organization_id, billing_account_id=account.id, currency=account.currency))
@@ -44,6 +45,12 @@ class BillingService:
         account = await repo.billing_account(session, event.organization_id)
         if account is not None:
             account.organization_name, account.currency = event.name[:200], event.currency
+            # the buyer on future invoices: the first billing address, else the postal one
+            address = event.billing_addresses[0] if event.billing_addresses else event.address
+            account.kind = event.kind
+            if address is not None:
+                account.street, account.postal_code = address.street[:200], address.postal_code[:20]
+                account.city, account.country = address.city[:100], address.country[:2].upper()
 
     async def account_for(self, session: AsyncSession, organization_id: uuid.UUID,
                           account_id: uuid.UUID) -> BillingAccount:

@@ -1,0 +1,103 @@
+"""Fixtures of the catalogue and subscription tests: billing's app on SQLite
+and on a real PostgreSQL, a frozen business clock, an organization with its
+legal representative."""
+from __future__ import annotations
+
+import json
+import uuid
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from billing.config import Settings
+from billing.main import create_app
+from billing.models import outbox_table
+from manager_shared.clock import FrozenClock
+from manager_shared.events import MemberAdded, OrganizationCreated, ProductProvisioned
+from manager_shared.testing.fixtures import feed
+from manager_shared.testing.tokens import TestTokens
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """Tests that take it run on both databases (SQLite, PostgreSQL)."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/billing.db"
+    return request.getfixturevalue("postgres").create_database("billing")
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(datetime(2023, 1, 1, 9, 0, tzinfo=timezone.utc))
+
+
+@pytest.fixture
+def make_app(service_env):
+    """`async with make_app(url, clock) as app`: billing with its lifespan run,
+    consumers off, the renewal loop off (tests run its passes themselves)."""
+    @asynccontextmanager
+    async def open_app(url: str, clock, **settings):
+        app = create_app(Settings(database_url=url, consumers_enabled=False,
+                                  **{"renewal_scan_interval_seconds": 0, **service_env, **settings}), clock=clock)
+        async with app.router.lifespan_context(app):
+            yield app
+    return open_app
+
+
+@pytest.fixture
+async def app(make_app, database_url, clock):
+    async with make_app(database_url, clock) as application:
+        yield application
+
+
+@pytest.fixture
+def tokens(app) -> TestTokens:
+    return TestTokens().trust_in(app)
+
+
+@pytest.fixture
+async def client(app):
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://billing") as c:
+        yield c
+
+
+async def _new_org(app, currency: str = "CHF") -> tuple[uuid.UUID, uuid.UUID]:
+    """An organization (versions 1-2) with its billing account and legal
+    representative; returns (organization_id, owner)."""
+    org, owner = uuid.uuid4(), uuid.uuid4()
+    await feed(app, OrganizationCreated(organization_id=org, name="Muster AG", kind="company", created_by=owner,
+                                        currency=currency, org_version=1),
+               MemberAdded(organization_id=org, account_id=owner, role="legal_representative", org_version=2))
+    return org, owner
+
+
+async def _provision(app, org: uuid.UUID, kind: str = "domain", name: str = "example.ch") -> uuid.UUID:
+    product = uuid.uuid4()
+    await feed(app, ProductProvisioned(product_id=product, organization_id=org, kind=kind, name=name))
+    return product
+
+
+async def _recorded(app, event_type: str) -> list[dict]:
+    """Payloads of the events of this type in billing's outbox."""
+    async with app.state.runtime.db.transaction() as s:
+        rows = (await s.execute(sa.select(outbox_table.c.payload).where(outbox_table.c.type == event_type)
+                                .order_by(outbox_table.c.id))).scalars().all()
+    return [json.loads(r) for r in rows]
+
+
+@pytest.fixture
+def new_org():
+    return _new_org
+
+
+@pytest.fixture
+def provision():
+    return _provision
+
+
+@pytest.fixture
+def recorded():
+    return _recorded

@@ -72,6 +72,8 @@ def sample(event_type: type[Event], account_id: uuid.UUID, email: str = "anna@ex
     places and codes fixed, so rendered messages can be snapshot)."""
     if event_type.topic == ev.OrganizationCreated.topic:
         return _org_sample(event_type, account_id, email, organization_id, over)
+    if event_type.producer_name == "billing":
+        return _billing_sample(event_type, account_id, organization_id, over)
     acct = {"account_id": account_id, "account_version": 50, "occurred_at": AT}
     values = {
         ev.LoginFromNewLocation: {**PLACE, "city": "Berlin", "login_at": AT},
@@ -129,6 +131,58 @@ def _org_sample(event_type, account_id, email, organization_id, over) -> Event:
                            "organization_name": "Muster AG", "member": member},
         ev.OrganizationDeleted: {"name": "Muster AG", "deleted_by": account_id, "requester": member,
                                  "send_paid_invoices": True, "org_version": 9},
+    }[event_type]
+    return event_type(**{**base, **values, **over})
+
+
+EXPORT_CSV = "number;issued_on;total;currency;status\r\n2026-000042;2026-03-05;1234.50;CHF;open\r\n" \
+             "2026-000043;2026-03-06;99.00;CHF;paid (Zürich, «Müller & Söhne»)\r\n"
+
+
+def _billing_sample(event_type, account_id, organization_id, over) -> Event:
+    """Billing's events (NTF-01): amounts in minor units, one invoice, one product."""
+    from datetime import date
+
+    invoice, product = uuid.UUID(int=11), uuid.UUID(int=42)
+    base = {"organization_id": organization_id, "occurred_at": AT}
+    chf = {"currency": "CHF"}
+    values = {
+        ev.InvoiceIssued: {"invoice_id": invoice, "number": "2026-000042", "issued_at": AT, "due_on": date(2026, 4, 4),
+                           "net_minor": 114200, "vat_minor": 9250, "total_minor": 123450, **chf,
+                           "payment_reference": "210000000003139471430009017"},
+        ev.InvoicePaid: {"invoice_id": uuid.UUID(int=18), "number": "2026-000042", "total_minor": 123450, **chf,
+                         "means": "card", "paid_at": AT},
+        ev.InvoiceCancelled: {"invoice_id": invoice, "number": "2026-000042", "total_minor": 123450, **chf,
+                              "reason": "Doppelt ausgestellt"},
+        ev.BankPaymentAssigned: {"bank_payment_id": uuid.UUID(int=17), "target": "prepaid", "amount_minor": 123400,
+                                 **chf, "assigned_by": ACTOR_ID},
+        ev.CreditNoteIssued: {"credit_note_id": uuid.UUID(int=12), "number": "CN-2026-000003", "invoice_id": invoice,
+                              "invoice_number": "2026-000042", "amount_minor": 20000, "vat_minor": 1498, **chf,
+                              "fully_refunded": False},
+        ev.PaymentFailed: {"payment_id": uuid.UUID(int=13), "purpose": "invoices", "amount_minor": 123450, **chf,
+                           "reason": "insufficient_funds", "invoice_numbers": ["2026-000042", "2026-000043"]},
+        ev.PaymentCompleted: {"payment_id": uuid.UUID(int=14), "invoice_ids": [invoice],
+                              "invoice_numbers": ["2026-000042"], "prepaid_minor": 23450, "card_minor": 100000, **chf},
+        ev.PaymentActionRequired: {"payment_id": uuid.UUID(int=14), "purpose": "top_up", "amount_minor": 50000,
+                                   **chf, "expires_at": datetime(2026, 3, 5, 14, 34, 5, tzinfo=timezone.utc)},
+        ev.RenewalDue: {"product_id": product, "product_name": "muster-soehne.ch", "offer_code": "domain.ch",
+                        "period": "yearly", "invoice_id": invoice, "invoice_number": "2026-000044",
+                        "amount_minor": 1790, **chf, "due_date": date(2026, 3, 31), "auto_renew": True,
+                        "reason": "prepaid_balance_too_low"},
+        ev.SubscriptionRenewed: {"product_id": product, "offer_code": "domain.ch", "period": "yearly",
+                                 "term_start": date(2026, 3, 31), "term_end": date(2027, 3, 31),
+                                 "invoice_id": invoice},
+        ev.PrepaidTopUpCredited: {"top_up_id": uuid.UUID(int=15), "amount_minor": 50000, **chf,
+                                  "balance_minor": 123450, "means": "card"},
+        ev.PrepaidWithdrawalCompleted: {"withdrawal_id": uuid.UUID(int=16), "amount_minor": 123450, **chf,
+                                        "destination": "iban", "iban_last4": "3000"},
+        ev.PrepaidWithdrawalFailed: {"withdrawal_id": uuid.UUID(int=16), "credited_back_minor": 123450, **chf,
+                                     "balance_minor": 123450},
+        ev.InvoicesExported: {"requested_by": account_id, "invoice_count": 2, "filename": "invoices-2026-03.csv",
+                              "csv": EXPORT_CSV},
+        ev.BankPaymentUnmatched: {"bank_payment_id": uuid.UUID(int=17), "amount_minor": 123400, **chf,
+                                  "reference": "210000000003139471430009017", "reason": "amount_mismatch",
+                                  "booked_on": date(2026, 3, 5)},
     }[event_type]
     return event_type(**{**base, **values, **over})
 
@@ -211,3 +265,27 @@ async def harness(settings_for, sqlite_url):
     await migrate(app.state.runtime.db, MIGRATIONS)
     yield Harness(app)
     await app.state.runtime.db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, sqlite_url) -> str:
+    """Tests that take it run on both databases: SQLite (the embedded default)
+    and PostgreSQL (production), a real server either way."""
+    if request.param == "sqlite":
+        return sqlite_url
+    return request.getfixturevalue("postgres").create_database("notifications")
+
+
+@pytest.fixture
+async def harness_for(settings_for):
+    """Make the app on a database URL with settings overrides, migrated (not started)."""
+    made: list[FastAPI] = []
+
+    async def make(database_url: str, clock=None, **overrides) -> Harness:
+        app = create_app(settings_for(database_url, **overrides), clock=clock)
+        await migrate(app.state.runtime.db, MIGRATIONS)
+        made.append(app)
+        return Harness(app)
+    yield make
+    for app in made:
+        await app.state.runtime.db.dispose()

@@ -7,7 +7,8 @@ members of an organization...). A test fails if a message lacks a language.
 
 A template sees `event`, `to` (the Addressee), `organization_name`, `lang`
 and `time_zone`, and the filters `datetime`, `date`, `time`, `money`,
-`country` and `hint`.
+`country`, `hint` and `label` (labels.py). A kind may also take files from
+its event to attach (attachments.py).
 """
 from __future__ import annotations
 
@@ -18,15 +19,20 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from manager_shared.events import (AccountBlocked, AccountUnblocked, AppPasswordCreated, EmergencyCodeUsed, Event,
-                                   InvitationCreated, LoginEmailChanged, LoginEmailChangeRequested, LoginFailed,
-                                   LoginFromNewLocation, MemberRemoved, OrganizationDeleted,
-                                   OrganizationDetailsChanged, PasswordChanged, PasswordResetRequested, ProductLocked,
-                                   ProductUnlocked, RecoveryEmailChanged, RecoveryPhoneChanged, SecurityAlertRequested,
-                                   SignUpAttemptedWithExistingEmail, SmsCodeRequested, TwoFactorDisabled,
-                                   TwoFactorEnabled, TwoFactorPolicyChanged)
+from manager_shared.events import (AccountBlocked, AccountUnblocked, AppPasswordCreated, BankPaymentAssigned,
+                                   BankPaymentUnmatched, CreditNoteIssued, EmergencyCodeUsed, Event,
+                                   InvitationCreated, InvoiceCancelled, InvoiceIssued, InvoicePaid, InvoicesExported,
+                                   LoginEmailChangeRequested, LoginEmailChanged, LoginFailed, LoginFromNewLocation,
+                                   MemberRemoved, OrganizationDeleted, OrganizationDetailsChanged, PasswordChanged,
+                                   PasswordResetRequested, PaymentActionRequired, PaymentCompleted, PaymentFailed,
+                                   PrepaidTopUpCredited, PrepaidWithdrawalCompleted, PrepaidWithdrawalFailed,
+                                   ProductLocked, ProductUnlocked, RecoveryEmailChanged, RecoveryPhoneChanged,
+                                   RenewalDue, SecurityAlertRequested, SignUpAttemptedWithExistingEmail,
+                                   SmsCodeRequested, SubscriptionRenewed, TwoFactorDisabled, TwoFactorEnabled,
+                                   TwoFactorPolicyChanged)
 
 from . import repository as repo
+from .attachments import Attachment
 from .errors import RecipientUnknown
 from .models import Recipient
 
@@ -62,6 +68,8 @@ class Directory:
     session: AsyncSession
     default_language: str = "en"
     default_time_zone: str = "Europe/Zurich"
+    operator_email: str = ""  # billing's operators (NTF-01); empty: they are not mailed
+    operator_language: str = "en"
 
     async def account(self, account_id: uuid.UUID) -> Recipient | None:
         """From the transaction's cache, filled for the whole batch at the first miss;
@@ -79,6 +87,9 @@ class Directory:
     async def members(self, organization_id: uuid.UUID, roles: Iterable[str] | None = None,
                       two_factor: bool | None = None) -> list[uuid.UUID]:
         return await repo.member_ids(self.session, organization_id, roles, two_factor)
+
+    async def billing_contacts(self, organization_id: uuid.UUID) -> list[uuid.UUID]:
+        return await repo.billing_contact_ids(self.session, organization_id, MANAGING_ROLES)
 
     def holder(self, found: Recipient) -> Addressee:
         return Addressee(key=str(found.account_id), address=found.email, first_name=found.first_name,
@@ -104,6 +115,15 @@ class MessageKind:
     channel: str = "email"
     # The body carries a one-time code: erased from the log once delivered, never logged.
     secret: bool = False
+    # Files taken from the event and mailed with the message (erased once delivered).
+    attachments: Callable[[Event], list[Attachment]] | None = None
+    # False for copies to operators: not shown in the organization's delivery log.
+    in_organization_log: bool = True
+    # Held back for the service's delay of that name (a setting), and cancelled
+    # if an event in SETTLES names the same `ref` before it is sent: a message
+    # that is only sent while it is still true (a reminder, an unpaid invoice).
+    delay: str | None = None
+    ref: Callable[[Event], str] | None = None
 
     def wanted_by(self, addressee: Addressee, event_type: str) -> bool:
         return self.mandatory or event_type not in addressee.opted_out
@@ -184,6 +204,28 @@ def when(condition: Callable[[Event], bool], resolver: Resolver) -> Resolver:
     return resolve
 
 
+async def billing_contacts(directory: Directory, event: Event) -> list[Addressee]:
+    """Who handles the money of `event.organization_id`: its legal
+    representatives and administrators, and members with the accounting
+    right (ORG-08), as the projection stands when the event is handled."""
+    ids = await directory.billing_contacts(event.organization_id)  # type: ignore[attr-defined]
+    return [await directory.known_account(a) for a in ids]
+
+
+async def billing_operator(directory: Directory, event: Event) -> list[Addressee]:
+    """The operators' address (NOTIFICATIONS_BILLING_OPERATOR_EMAIL); nobody when unset."""
+    address = directory.operator_email
+    if not address:
+        return []
+    return [Addressee(key=address.lower(), address=address, first_name="", language=directory.operator_language,
+                      time_zone=directory.default_time_zone)]
+
+
+def exported_csv(event: InvoicesExported) -> list[Attachment]:
+    """The CSV billing put in the event (UTF-8, bounded by billing), byte for byte."""
+    return [Attachment(event.filename, "text/csv; charset=utf-8", event.csv.encode("utf-8"))]
+
+
 # --- the catalog ---------------------------------------------------------------
 
 CATALOG: dict[type[Event], tuple[MessageKind, ...]] = {
@@ -224,4 +266,38 @@ CATALOG: dict[type[Event], tuple[MessageKind, ...]] = {
     MemberRemoved: (MessageKind("member_removed", account_in("account_id")),),
     # ORG-14: by then only the one deleting it is left; told even if the projection missed them.
     OrganizationDeleted: (MessageKind("organization_deleted", either(members(), account_in("deleted_by"))),),
+    # Billing (BIL-02..10): to those who handle the organization's money.
+    # Held back a little: an invoice paid at once (prepaid, auto-renewal) gets only its receipt, as Stripe does.
+    InvoiceIssued: (MessageKind("invoice_issued", billing_contacts, delay="invoice_mail",
+                                ref=lambda e: f"invoice:{e.invoice_id}"),),
+    InvoicePaid: (MessageKind("invoice_paid", billing_contacts),),
+    InvoiceCancelled: (MessageKind("invoice_cancelled", billing_contacts),),
+    CreditNoteIssued: (MessageKind("credit_note_issued", billing_contacts),),
+    PaymentFailed: (MessageKind("payment_failed", billing_contacts),),
+    # 3-D Secure pending too long: only if still pending after NOTIFICATIONS_PAYMENT_REMINDER_MINUTES.
+    PaymentActionRequired: (MessageKind("payment_action_required", billing_contacts, delay="payment_reminder",
+                                        ref=lambda e: f"payment:{e.payment_id}"),),
+    RenewalDue: (MessageKind("renewal_due", billing_contacts),),
+    SubscriptionRenewed: (MessageKind("subscription_renewed", billing_contacts),),
+    PrepaidTopUpCredited: (MessageKind("top_up_credited", billing_contacts),),
+    PrepaidWithdrawalCompleted: (MessageKind("withdrawal_completed", billing_contacts),),
+    PrepaidWithdrawalFailed: (MessageKind("withdrawal_failed", billing_contacts),),
+    # The CSV export goes to the member who asked for it, as an attachment (BIL-06).
+    InvoicesExported: (MessageKind("invoices_exported", account_in("requested_by"), attachments=exported_csv),),
+    # To billing's operators: a person must assign the payment.
+    BankPaymentUnmatched: (MessageKind("bank_payment_unmatched", billing_operator, in_organization_log=False),),
+    # Assigned by a person to the prepaid balance (to an invoice: its InvoicePaid tells it).
+    BankPaymentAssigned: (MessageKind("bank_transfer_credited",
+                                      when(lambda e: e.target == "prepaid", billing_contacts)),),
+}
+
+
+# Events that settle what a held-back message is about: it is cancelled if
+# not sent yet (a 3-D Secure payment completed or failed, an invoice paid).
+SETTLES: dict[type[Event], Callable[[Event], str]] = {
+    PaymentCompleted: lambda e: f"payment:{e.payment_id}",
+    PaymentFailed: lambda e: f"payment:{e.payment_id}",
+    PrepaidTopUpCredited: lambda e: f"payment:{e.top_up_id}",  # a top-up's payment id is its id
+    InvoicePaid: lambda e: f"invoice:{e.invoice_id}",
+    InvoiceCancelled: lambda e: f"invoice:{e.invoice_id}",
 }

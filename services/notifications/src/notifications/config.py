@@ -50,6 +50,17 @@ class Settings(ServiceSettings):
     # given by the event (e.g. an invitation), NTF-02.
     default_language: Literal["fr", "en", "de", "it", "es"] = "en"
     default_time_zone: str = "Europe/Zurich"
+    # Operators of billing (NTF-01): a bank payment that matched nothing is
+    # mailed here, in this language. Empty: such messages are not sent (the
+    # payments still wait in billing's queue for a person to assign).
+    billing_operator_email: str = ""
+    billing_operator_language: Literal["fr", "en", "de", "it", "es"] = "en"
+    # A card payment still waiting for 3-D Secure this long after it started
+    # gets a reminder; none if it completes, fails or expires before (0: at once).
+    payment_reminder_minutes: float = 10.0
+    # "Invoice issued" waits this long: an invoice paid meanwhile (from the
+    # prepaid balance, an automatic renewal) gets only "payment received".
+    invoice_mail_delay_minutes: float = 2.0
     # Delivery worker (NTF-04): batch claimed per round, idle poll, retries.
     delivery_batch_size: int = 20
     # Batches sent side by side by one replica (each over its own connection).

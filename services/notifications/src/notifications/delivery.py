@@ -31,6 +31,7 @@ from manager_shared.clock import Clock
 from manager_shared.db import Database
 
 from . import repository as repo
+from .attachments import erased
 from .config import Settings
 from .metrics import DELIVERY_SECONDS, MESSAGES, SEND_SECONDS
 from .models import DEAD, FAILED, SENT, Message
@@ -147,6 +148,8 @@ class DeliveryWorker:
             values = {"status": DEAD, "last_error": outcome.error}
         if message.secret and values["status"] in (SENT, DEAD):
             values.update(body_text=REDACTED, body_html=None)  # the code is of no use to anyone now
+        if message.attachments and values["status"] in (SENT, DEAD):
+            values["attachments"] = erased(message.attachments)  # names and sizes stay, the content goes
         return {"id": message.id, **values}
 
     async def _record(self, results: list[tuple[Message, Outcome, datetime]]) -> None:

@@ -8,10 +8,12 @@ import contextlib
 import functools
 import ssl
 import time
+import urllib.parse
 from collections.abc import AsyncIterator
 from email.utils import format_datetime, parseaddr
 import aiosmtplib
 
+from .attachments import Attachment, loaded
 from .config import Settings
 from .models import Message
 from .transport import Outcome, delivery_key
@@ -71,10 +73,35 @@ def _part(content_type: str, body: str) -> bytes:
             .encode() + base64.encodebytes(body.encode()).replace(b"\n", b"\r\n"))
 
 
+def _filename_parameter(name: str) -> str:
+    """ASCII names as a quoted string; others in RFC 2231 form (every mail client reads it)."""
+    if name.isascii():
+        return f'filename="{name}"'
+    return f"filename*=utf-8''{urllib.parse.quote(name, safe='')}"
+
+
+def _attachment_part(attachment: Attachment) -> bytes:
+    """A file as is, in base64: what arrives is byte for byte what was queued."""
+    return (f"Content-Type: {attachment.media_type}\r\nContent-Transfer-Encoding: base64\r\n"
+            f"Content-Disposition: attachment; {_filename_parameter(attachment.safe_filename)}\r\n\r\n".encode()
+            + base64.encodebytes(attachment.content).replace(b"\n", b"\r\n"))
+
+
+def _body(message: Message, boundary: str) -> bytes:
+    """The readable part: text alone, or text and HTML as alternatives (headers included)."""
+    if not message.body_html:
+        return _part("text/plain", message.body_text)
+    sep = f"--{boundary}\r\n".encode()
+    return (f"Content-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n".encode()
+            + sep + _part("text/plain", message.body_text) + sep + _part("text/html", message.body_html)
+            + f"--{boundary}--\r\n".encode())
+
+
 def build_email(message: Message, mail_from: str) -> bytes:
     """The mail as MIME bytes: text and HTML alternatives, base64 bodies,
-    RFC 2047 subject. Written out directly: the `email` package's header
-    registry and folding cost more than everything else in a delivery."""
+    RFC 2047 subject, and the message's files as attachments (multipart/mixed).
+    Written out directly: the `email` package's header registry and folding
+    cost more than everything else in a delivery."""
     headers = {"To": message.address, "Subject": message.subject, "X-Manager-Template": message.template,
                "Content-Language": message.language}
     if any(c in value for value in headers.values() for c in "\r\n\0"):
@@ -90,13 +117,15 @@ def build_email(message: Message, mail_from: str) -> bytes:
         f"@notifications.{domain}>",
         "Auto-Submitted: auto-generated",  # RFC 3834: no auto-replies, please
         f"X-Manager-Template: {message.template}", f"Content-Language: {message.language}", "MIME-Version: 1.0"]
-    head = "\r\n".join(lines).encode()
-    if not message.body_html:
-        return head + b"\r\n" + _part("text/plain", message.body_text)
-    sep = f"--{boundary}\r\n".encode()
-    return (head + f"\r\nContent-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n".encode()
-            + sep + _part("text/plain", message.body_text) + sep + _part("text/html", message.body_html)
-            + f"--{boundary}--\r\n".encode())
+    head = "\r\n".join(lines).encode() + b"\r\n"
+    files = loaded(message.attachments)
+    if not files:
+        return head + _body(message, boundary)
+    mixed = f"{boundary}_mixed"
+    sep = f"--{mixed}\r\n".encode()
+    return (head + f"Content-Type: multipart/mixed; boundary=\"{mixed}\"\r\n\r\n".encode()
+            + sep + _body(message, boundary) + b"".join(sep + _attachment_part(f) for f in files)
+            + f"--{mixed}--\r\n".encode())
 
 
 @functools.lru_cache(maxsize=4)

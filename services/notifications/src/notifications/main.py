@@ -15,7 +15,7 @@ from .config import Settings
 from .delivery import DLQ_TOPIC, DeliveryWorker
 from .mailer import SmtpMailer
 from .sms import SmsTransport, gateway_from
-from .models import DEAD, SENT, Message, blocked_table, ended_table, inbox_table, outbox_table
+from .models import CANCELLED, DEAD, SENT, Message, blocked_table, ended_table, inbox_table, outbox_table
 from .service import QUEUED_FLAG, NotificationService
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -27,7 +27,7 @@ def _delivery_log_retention(runtime: ServiceRuntime, settings: Settings) -> None
     messages = Message.__table__
     days = max(settings.retention_messages_days, settings.retention_inbox_days)
     runtime.retention.keep_for(messages, messages.c.created_at, timedelta(days=days),
-                               also=lambda _now: messages.c.status.in_((SENT, DEAD)))
+                               also=lambda _now: messages.c.status.in_((SENT, DEAD, CANCELLED)))
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -39,7 +39,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     keyring = Keyring.from_setting(settings.seal_private_keys.get_secret_value() if settings.seal_private_keys
                                    else None)
     service = NotificationService(clock=clock, default_language=settings.default_language,
-                                  default_time_zone=settings.default_time_zone, keyring=keyring)
+                                  default_time_zone=settings.default_time_zone, keyring=keyring,
+                                  billing_operator_email=settings.billing_operator_email.strip(),
+                                  billing_operator_language=settings.billing_operator_language,
+                                  delays={"payment_reminder": timedelta(minutes=settings.payment_reminder_minutes),
+                                          "invoice_mail": timedelta(minutes=settings.invoice_mail_delay_minutes)})
     consumer = consumers.register(runtime, service)
     _delivery_log_retention(runtime, settings)
 

@@ -14,6 +14,8 @@ from manager_shared.db import UtcDateTime, event_tables
 
 LANGUAGES = ("fr", "en", "de", "it", "es")
 PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
+# A held-back message whose matter was settled before it was sent (never sent).
+CANCELLED = "cancelled"
 
 
 class Base(SQLModel, registry=registry()):
@@ -52,6 +54,7 @@ class Message(Base, table=True):
         sa.Index("ix_message_account", "account_id", "id"),
         sa.Index("ix_message_organization", "organization_id", "id"),
         sa.Index("ix_message_status_created_at", "status", "created_at"),  # retention of the log (X-06)
+        sa.Index("ix_message_ref", "ref"),
     )
 
     id: int | None = Field(default=None, sa_column=sa.Column(
@@ -72,6 +75,12 @@ class Message(Base, table=True):
     body_html: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
     # The body holds a one-time code: it is erased once sent or given up.
     secret: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # Files mailed with the message (JSON, see attachments.py): kept until the
+    # message is final, then only their names and sizes stay (like a code).
+    attachments: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
+    # What a held-back message is about (e.g. "payment:<id>"): an event that
+    # settles it cancels the message if it is not sent yet.
+    ref: str | None = Field(default=None, max_length=100, nullable=True)
     status: str = Field(default=PENDING, max_length=16)
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=1000, nullable=True)
@@ -90,6 +99,19 @@ class Organization(Base, table=True):
     updated_at: datetime = Field(sa_type=_tz())
 
 
+class Product(Base, table=True):
+    """Local projection of the organizations' product registry (ORG-05): the
+    name a message about a product shows when its event carries only the id
+    (a renewal paid automatically)."""
+
+    __table_args__ = (sa.Index("ix_product_organization", "organization_id"),)
+
+    product_id: uuid.UUID = Field(primary_key=True)
+    organization_id: uuid.UUID
+    name: str = Field(max_length=253)
+    updated_at: datetime = Field(sa_type=_tz())
+
+
 class OrganizationMember(Base, table=True):
     """Local projection of who is in an organization with which role; a
     message to "every member" is resolved from it when the event is handled."""
@@ -102,12 +124,15 @@ class OrganizationMember(Base, table=True):
     role: str = Field(max_length=24)
     # Whether the account has a second factor, as organizations reports it (ORG-11).
     two_factor: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # The accounting right (ORG-08): money messages go to this member too.
+    accounting: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     updated_at: datetime = Field(sa_type=_tz())
     # org_version of the event that set `role` / `two_factor`: each field takes
     # only a newer event, so any arrival order ends in the same row (X-02).
     # role "" = not known yet (a 2FA change came first), "removed" = left.
     role_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     two_factor_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    accounting_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 outbox_table, inbox_table = event_tables(Base.metadata)

@@ -4,7 +4,7 @@ Each e-mail has, per language, `<template>/<lang>.subject.txt`,
 `<lang>.txt` and `<lang>.html` (only the .html ones are autoescaped); an
 SMS has only `<lang>.txt`. Dates, times and money are formatted by Babel in
 the recipient's locale and time zone (filters `datetime`, `date`, `time`,
-`money`, `country`; and `hint`, `role`, `org_kind`).
+`money`, `country`; and `hint`, `role`, `org_kind`, `label`, `reference`).
 Every value printed by a template goes through `defang`, so text that comes
 from users or attackers (a name, a device string) can never become a link
 in a security e-mail (IDN-09).
@@ -12,19 +12,22 @@ in a security e-mail (IDN-09).
 from __future__ import annotations
 
 import re
+import functools
 from decimal import Decimal
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
+from babel.core import get_global
 from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_currency, get_currency_precision
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from markupsafe import Markup
 
+from .labels import label
 from .models import LANGUAGES
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -66,8 +69,11 @@ def _datetime(ctx, value: datetime, format: str = "full") -> str:
 
 
 @pass_context
-def _date(ctx, value: datetime, format: str = "long") -> str:
-    return format_date(value.astimezone(zone(ctx["time_zone"])), format, locale=ctx["lang"])
+def _date(ctx, value: date, format: str = "long") -> str:
+    """A moment as the day it is in the recipient's zone; a calendar day (a due date) as is."""
+    if isinstance(value, datetime):
+        value = value.astimezone(zone(ctx["time_zone"]))
+    return format_date(value, format, locale=ctx["lang"])
 
 
 @pass_context
@@ -75,11 +81,38 @@ def _time(ctx, value: datetime, format: str = "short") -> str:
     return format_time(value, format, tzinfo=zone(ctx["time_zone"]), locale=ctx["lang"])
 
 
+@functools.lru_cache(maxsize=256)
+def money_locale(lang: str, time_zone: str | None) -> str:
+    """The language as written where the recipient lives (the country of
+    their time zone): de + Europe/Zurich → de_CH ("CHF 1’234.50"), de +
+    Europe/Berlin → de_DE; the bare language when CLDR has no such locale."""
+    territory = get_global("zone_territories").get(time_zone or "")
+    if territory:
+        try:
+            return str(Locale.parse(f"{lang}_{territory}"))
+        except (UnknownLocaleError, ValueError):
+            pass
+    return lang
+
+
 @pass_context
 def _money(ctx, minor_units: int, currency: str) -> str:
     """Integer minor units (never a float) in the recipient's locale: 123450 CHF → "CHF 1’234.50" in de_CH."""
+    if isinstance(minor_units, float):
+        raise TypeError("money is integer minor units, never a float")
     amount = Decimal(minor_units).scaleb(-get_currency_precision(currency))
-    return format_currency(amount, currency, locale=ctx["lang"])
+    return format_currency(amount, currency, locale=money_locale(ctx["lang"], ctx["time_zone"]))
+
+
+def _reference(value: str | None) -> str:
+    """A payment reference as e-banking shows it, easy to type: a Swiss QR
+    reference (27 digits) in 2 + 5×5 digits, an ISO 11649 one (RF…) in fours."""
+    ref = (value or "").replace(" ", "")
+    if len(ref) == 27 and ref.isdigit():
+        return " ".join([ref[:2]] + [ref[i:i + 5] for i in range(2, 27, 5)])
+    if ref[:2].upper() == "RF":
+        return " ".join(ref[i:i + 4] for i in range(0, len(ref), 4))
+    return value or ""
 
 
 def _hint(address: str | None) -> str:
@@ -138,14 +171,16 @@ class Renderer:
             undefined=StrictUndefined, finalize=defang, trim_blocks=True, lstrip_blocks=True,
             keep_trailing_newline=True)
         self.env.filters.update(datetime=_datetime, date=_date, time=_time, money=_money, country=_country,
-                                hint=_hint, role=_role, org_kind=_organization_kind)
+                                hint=_hint, role=_role, org_kind=_organization_kind, label=label,
+                                reference=_reference)
 
     def names(self, template: str, lang: str, channel: str = "email") -> list[str]:
         return [f"{template}/{lang}.{part}" for part in PARTS_BY_CHANNEL[channel]]
 
     def render(self, template: str, lang: str, time_zone: str, channel: str = "email", **context: Any) -> Rendered:
         lang = lang if lang in LANGUAGES else FALLBACK_LANGUAGE
-        values = {**context, "lang": lang, "time_zone": time_zone}
+        # What the service gives every message, empty when unknown (e.g. a product not in the registry).
+        values = {"product_name": "", **context, "lang": lang, "time_zone": time_zone}
         parts = [self.env.get_template(n).render(values) for n in self.names(template, lang, channel)]
         if channel == "sms":
             return Rendered(language=lang, subject="", text=" ".join(parts[0].split()), html=None)

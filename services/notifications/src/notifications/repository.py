@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from .models import FAILED, PENDING, Message, Organization, OrganizationMember, Recipient
+from .models import CANCELLED, FAILED, PENDING, Message, Organization, OrganizationMember, Product, Recipient
 
 
 def _insert(session: AsyncSession, model):  # a model or a table
@@ -87,31 +87,53 @@ async def upsert_organization(session: AsyncSession, organization_id: uuid.UUID,
 
 async def delete_organization(session: AsyncSession, organization_id: uuid.UUID) -> None:
     await session.execute(sa.delete(OrganizationMember).where(OrganizationMember.organization_id == organization_id))
+    await session.execute(sa.delete(Product).where(Product.organization_id == organization_id))
     await session.execute(sa.delete(Organization).where(Organization.organization_id == organization_id))
+
+
+async def upsert_product(session: AsyncSession, product_id: uuid.UUID, organization_id: uuid.UUID, name: str,
+                         now: datetime) -> None:
+    stmt = _insert(session, Product).values(product_id=product_id, organization_id=organization_id, name=name,
+                                            updated_at=now)
+    await session.execute(stmt.on_conflict_do_update(
+        index_elements=[Product.product_id], set_={"organization_id": organization_id, "name": name,
+                                                   "updated_at": now}))
+
+
+async def delete_product(session: AsyncSession, product_id: uuid.UUID) -> None:
+    await session.execute(sa.delete(Product).where(Product.product_id == product_id))
+
+
+async def product_name(session: AsyncSession, product_id: uuid.UUID) -> str | None:
+    return (await session.execute(sa.select(Product.name).where(Product.product_id == product_id))).scalar()
 
 
 UNKNOWN_ROLE, REMOVED_ROLE = "", "removed"  # a row known only from a 2FA change / a member who left
 
 
 async def upsert_member(session: AsyncSession, organization_id: uuid.UUID, account_id: uuid.UUID, role: str | None,
-                        now: datetime, two_factor: bool | None = None, version: int = 0) -> None:
-    """Set the member's role and/or 2FA status as of the event's org_version:
-    each field changes only for a newer version than the one that set it, so
-    an event arriving ahead of an earlier one (or a replay) cannot be undone
-    by it (X-02). Version 0 (an unnumbered event) always applies."""
+                        now: datetime, two_factor: bool | None = None, version: int = 0,
+                        accounting: bool | None = None) -> None:
+    """Set the member's role, 2FA status and/or accounting right as of the
+    event's org_version: each field changes only for a newer version than the
+    one that set it, so an event arriving ahead of an earlier one (or a
+    replay) cannot be undone by it (X-02). Version 0 (an unnumbered event)
+    always applies. None = the event does not say (the field is left alone)."""
     m = OrganizationMember
+    given = {"role": role, "two_factor": two_factor, "accounting": accounting}
+    defaults = {"role": UNKNOWN_ROLE, "two_factor": False, "accounting": False}
     stmt = _insert(session, m).values(
         organization_id=organization_id, account_id=account_id, updated_at=now,
-        role=UNKNOWN_ROLE if role is None else role, role_version=version if role is not None else 0,
-        two_factor=bool(two_factor), two_factor_version=version if two_factor is not None else 0)
-    newer = {"role": m.role_version, "two_factor": m.two_factor_version}
+        **{f: defaults[f] if v is None else v for f, v in given.items()},
+        **{f"{f}_version": version if v is not None else 0 for f, v in given.items()})
     updates = {"updated_at": now}
-    for field, given in (("role", role), ("two_factor", two_factor)):
-        if given is None:
+    for field, value in given.items():
+        if value is None:
             continue
-        wins = newer[field] < version if version else sa.true()
+        held = getattr(m, f"{field}_version")
+        wins = held < version if version else sa.true()
         updates[field] = sa.case((wins, getattr(stmt.excluded, field)), else_=getattr(m, field))
-        updates[f"{field}_version"] = sa.case((wins, version), else_=newer[field]) if version else newer[field]
+        updates[f"{field}_version"] = sa.case((wins, version), else_=held) if version else held
     await session.execute(stmt.on_conflict_do_update(index_elements=[m.organization_id, m.account_id],
                                                      set_=updates))
 
@@ -139,6 +161,17 @@ async def member_ids(session: AsyncSession, organization_id: uuid.UUID, roles: I
     return list((await session.execute(query.order_by(OrganizationMember.account_id))).scalars())
 
 
+async def billing_contact_ids(session: AsyncSession, organization_id: uuid.UUID,
+                              managing_roles: Iterable[str]) -> list[uuid.UUID]:
+    """Who hears about the organization's money: those who run it, and members
+    with the accounting right (ORG-08), as the projection stands now."""
+    m = OrganizationMember
+    query = sa.select(m.account_id).where(
+        m.organization_id == organization_id, m.role.not_in((UNKNOWN_ROLE, REMOVED_ROLE)),
+        sa.or_(m.role.in_(sorted(managing_roles)), m.accounting.is_(True)))
+    return list((await session.execute(query.order_by(m.account_id))).scalars())
+
+
 async def role_of(session: AsyncSession, organization_id: uuid.UUID, account_id: uuid.UUID) -> str | None:
     found = await session.get(OrganizationMember, (organization_id, account_id))
     return found.role if found and found.role not in (UNKNOWN_ROLE, REMOVED_ROLE) else None
@@ -149,6 +182,14 @@ async def add_message(session: AsyncSession, values: dict) -> bool:
     connection = await session.connection()  # Core, not the ORM's execute: this runs for every message
     statement = _ADD_MESSAGE["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
     return (await connection.execute(statement, values)).rowcount == 1
+
+
+async def cancel_unsent(session: AsyncSession, ref: str, now: datetime) -> int:
+    """Cancel the not yet sent messages about `ref` (reminders whose matter is settled)."""
+    result = await session.execute(
+        sa.update(Message).where(Message.ref == ref, Message.status.in_((PENDING, FAILED)))
+        .values(status=CANCELLED, next_attempt_at=now).execution_options(synchronize_session=False))
+    return result.rowcount
 
 
 async def claim_due(session: AsyncSession, now: datetime, lease_until: datetime, limit: int) -> list[Message]:

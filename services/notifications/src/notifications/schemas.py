@@ -5,9 +5,11 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-Status = Literal["pending", "sent", "failed", "dead"]
+from .attachments import names
+
+Status = Literal["pending", "sent", "failed", "dead", "cancelled"]
 
 
 class MessageRead(BaseModel):
@@ -23,12 +25,20 @@ class MessageRead(BaseModel):
     language: str
     address: str
     subject: str
-    status: Status = Field(description="pending: queued; sent; failed: will be retried; dead: given up")
+    status: Status = Field(description="pending: queued; sent; failed: will be retried; dead: given up; "
+                                       "cancelled: a reminder no longer needed (settled before it was due)")
     attempts: int
     last_error: str | None
     created_at: datetime
     next_attempt_at: datetime
     sent_at: datetime | None
+    attachments: list[str] = Field(default=[], description="file names of the attachments (their content is "
+                                                            "erased once the message is sent or given up)")
+
+    @field_validator("attachments", mode="before")
+    @classmethod
+    def _file_names(cls, value):
+        return names(value) if value is None or isinstance(value, str) else value
 
 
 class MessagePage(BaseModel):

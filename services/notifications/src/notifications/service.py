@@ -8,6 +8,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,12 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from manager_shared.auth import Principal
 from manager_shared.clock import Clock
 from manager_shared.events import (AccountPreferencesChanged, AccountRegistered, Event, LoginEmailChanged,
-                                   MemberAdded, MemberRemoved, MemberRoleChanged, MemberTwoFactorStatusChanged,
-                                   OrganizationCreated, OrganizationDeleted, OrganizationDetailsChanged)
+                                   MemberAdded, MemberRemoved, MemberRightsChanged, MemberRoleChanged,
+                                   MemberTwoFactorStatusChanged, OrganizationCreated, OrganizationDeleted,
+                                   OrganizationDetailsChanged, ProductAdded, ProductRemoved)
 from manager_shared.sealing import Keyring, open_event
 
 from . import repository as repo
-from .catalog import CATALOG, EXPECTED_ACCOUNTS, MANAGING_ROLES, RECIPIENT_CACHE, Addressee, Directory, MessageKind
+from .attachments import stored
+from .catalog import (CATALOG, EXPECTED_ACCOUNTS, MANAGING_ROLES, RECIPIENT_CACHE, SETTLES, Addressee, Directory,
+                      MessageKind)
 from .errors import NotAnOrganizationManager, NotYourMessages
 from .metrics import MESSAGES
 from .models import PENDING, Message
@@ -56,6 +60,11 @@ class NotificationService:
     default_time_zone: str = "Europe/Zurich"
     # Opens sealed codes and tokens (X-06); None: only in-process clear ones (unit tests).
     keyring: Keyring | None = None
+    # Operators' messages (a bank payment nobody could match): empty = not sent.
+    billing_operator_email: str = ""
+    billing_operator_language: str = "en"
+    # Delays of held-back messages, by the name a MessageKind gives (settings).
+    delays: Mapping[str, timedelta] = field(default_factory=dict)
 
     # --- projections ------------------------------------------------------
 
@@ -66,14 +75,19 @@ class NotificationService:
                 LoginEmailChanged: self.remember_login_email, OrganizationCreated: self.remember_organization,
                 OrganizationDetailsChanged: self.remember_organization, OrganizationDeleted: self.forget_organization,
                 MemberAdded: self.remember_member, MemberRoleChanged: self.remember_member,
-                MemberTwoFactorStatusChanged: self.remember_member_two_factor, MemberRemoved: self.forget_member}
+                MemberTwoFactorStatusChanged: self.remember_member_two_factor, MemberRemoved: self.forget_member,
+                MemberRightsChanged: self.remember_member_rights, ProductAdded: self.remember_product,
+                ProductRemoved: self.forget_product}
 
     def handled(self) -> set[type[Event]]:
-        return set(self.catalog) | set(self.projections)
+        return set(self.catalog) | set(self.projections) | set(SETTLES)
 
     async def handle(self, session: AsyncSession, event: Event) -> None:
         """Messages first, then the projection: a message about a removal or a
-        deletion still reaches the people it concerns."""
+        deletion still reaches the people it concerns. An event that settles
+        what a held-back message is about cancels it first."""
+        if type(event) in SETTLES:
+            await self.settle(session, SETTLES[type(event)](event))
         if type(event) in self.catalog:
             await self.notify(session, event)
         projection = self.projections.get(type(event))
@@ -123,13 +137,27 @@ class NotificationService:
         now = self.clock.now()
         if getattr(event, "organization_name", None):  # known even if OrganizationCreated predates us
             await repo.upsert_organization(session, event.organization_id, event.organization_name, now)
-        two_factor = event.two_factor_enabled if isinstance(event, MemberAdded) else None
-        await repo.upsert_member(session, event.organization_id, event.account_id, event.role, now, two_factor,
-                                 event.org_version)
+        added = isinstance(event, MemberAdded)
+        await repo.upsert_member(session, event.organization_id, event.account_id, event.role, now,
+                                 event.two_factor_enabled if added else None, event.org_version,
+                                 accounting=event.accounting if added else None)
 
     async def remember_member_two_factor(self, session: AsyncSession, event: MemberTwoFactorStatusChanged) -> None:
         await repo.set_member_two_factor(session, event.organization_id, event.account_id, event.two_factor_enabled,
                                          self.clock.now(), event.org_version)
+
+    async def remember_member_rights(self, session: AsyncSession, event: MemberRightsChanged) -> None:
+        """Only the accounting right matters here (ORG-08: who hears about money)."""
+        await repo.upsert_member(session, event.organization_id, event.account_id, None, self.clock.now(),
+                                 None, event.org_version, accounting=event.accounting)
+
+    async def remember_product(self, session: AsyncSession, event: ProductAdded) -> None:
+        # (names are at most a domain's 253 characters; cut, never refused: it is only for display)
+        await repo.upsert_product(session, event.product_id, event.organization_id, event.name[:253],
+                                  self.clock.now())
+
+    async def forget_product(self, session: AsyncSession, event: ProductRemoved) -> None:
+        await repo.delete_product(session, event.product_id)
 
     async def forget_member(self, session: AsyncSession, event: MemberRemoved) -> None:
         await repo.remove_member(session, event.organization_id, event.account_id, self.clock.now(),
@@ -145,8 +173,10 @@ class NotificationService:
         already made (same event, recipient, channel) is skipped then."""
         # Codes and tokens opened for rendering only: `event` is never stored or logged.
         event = open_event(event, self.keyring)
-        directory = Directory(session, self.default_language, self.default_time_zone)
-        context = {"organization_name": await self._organization_name(session, event)}
+        directory = Directory(session, self.default_language, self.default_time_zone,
+                              self.billing_operator_email, self.billing_operator_language)
+        context = {"organization_name": await self._organization_name(session, event),
+                   "product_name": await self._product_name(session, event)}
         queued = 0
         for kind in self.catalog[type(event)]:
             for addressee in await kind.recipients(directory, event):
@@ -160,22 +190,46 @@ class NotificationService:
         found = await repo.organization(session, organization_id) if organization_id else None
         return found.name if found else str(getattr(event, "organization_name", None) or getattr(event, "name", ""))
 
+    async def settle(self, session: AsyncSession, ref: str) -> None:
+        """Cancel the held-back messages about `ref` not sent yet: those this very
+        transaction queued (not written until it commits) and those in the log."""
+        rows = session.info.get(PENDING_ROWS) or []
+        rows[:] = [row for row in rows if row["ref"] != ref]
+        await repo.cancel_unsent(session, ref, self.clock.now())
+
+    async def _product_name(self, session: AsyncSession, event: Event) -> str:
+        """The product's name as the event gives it, else from the registry projection ("" if unknown)."""
+        given = getattr(event, "product_name", None)
+        product_id = getattr(event, "product_id", None)
+        if given or product_id is None:
+            return given or ""
+        return await repo.product_name(session, product_id) or ""
+
     async def _queue(self, session: AsyncSession, event: Event, kind: MessageKind, to: Addressee,
                      context: dict) -> bool:
+        now = send_at = self.clock.now()
+        if kind.delay:
+            # Counted from the fact, not from when a lagging consumer saw it.
+            send_at = max(now, event.occurred_at + self.delays.get(kind.delay, timedelta()))
+            deadline = getattr(event, "expires_at", None)
+            if deadline is not None and send_at >= deadline:
+                return False  # by then it has expired: the failure message tells it
         rendered = self.renderer.render(kind.template, to.language, to.time_zone, channel=kind.channel,
                                         event=event, to=to, **context)
-        now = self.clock.now()
         rows = session.info.get(PENDING_ROWS)
         if rows is None:
             rows = session.info[PENDING_ROWS] = []
             sa_event.listen(session.sync_session, "before_commit", _write_queued, once=True)
         rows.append({
             "event_id": event.event_id, "event_type": event.type, "recipient": to.key,
-            "account_id": to.account_id, "organization_id": getattr(event, "organization_id", None),
+            "account_id": to.account_id,
+            # An operator's copy stays out of the organization's own delivery log.
+            "organization_id": getattr(event, "organization_id", None) if kind.in_organization_log else None,
             "address": to.address, "channel": kind.channel, "template": kind.template,
             "language": rendered.language, "subject": rendered.subject, "body_text": rendered.text,
             "body_html": rendered.html, "secret": kind.secret, "status": PENDING, "attempts": 0,
-            "created_at": now, "next_attempt_at": now})
+            "attachments": stored(kind.attachments(event)) if kind.attachments else None,
+            "created_at": now, "next_attempt_at": send_at, "ref": kind.ref(event) if kind.ref else None})
         MESSAGES.labels(kind.channel, PENDING).inc()
         session.info[QUEUED_FLAG] = True  # wakes the delivery worker once this transaction commits
         return True

@@ -42,3 +42,28 @@ async def test_x_05_stop_reports_a_loop_that_failed():
 
 async def test_x_05_cancel_and_wait_of_nothing_is_a_no_op():
     await cancel_and_wait(None)
+
+
+async def test_x_05_a_loop_that_honours_its_cancel_stops_quietly(caplog):
+    """The warning says a cancel was ignored: it must not cry wolf."""
+    task = asyncio.create_task(asyncio.sleep(3600))
+    await asyncio.sleep(0)
+    with caplog.at_level("WARNING", logger="manager_shared.background"):
+        await cancel_and_wait(task, retry_every=0.05)
+    assert task.cancelled() and caplog.records == []
+
+
+async def test_x_05_an_ignored_cancel_is_logged(caplog):
+    async def ignores_one_cancel():
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            asyncio.current_task().uncancel()
+            await asyncio.sleep(3600)
+
+    task = asyncio.create_task(ignores_one_cancel())
+    await asyncio.sleep(0)
+    with caplog.at_level("WARNING", logger="manager_shared.background"):
+        await cancel_and_wait(task, retry_every=0.05)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"background task {task.get_name()} ignored a cancel; cancelling it again"]

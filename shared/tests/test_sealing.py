@@ -39,9 +39,10 @@ def test_x_06_every_secret_field_of_every_event_is_sealed():
     assert sealed == {("PasswordResetRequested", "code"), ("SmsCodeRequested", "code"),
                       ("LoginEmailChangeRequested", "code"), ("InvitationCreated", "token")}
     secret_words = ("code", "token", "secret", "password", "otp")
+    public = {"offer_code"}  # billing's catalogue code of an offer (e.g. domain.ch.renew), published in its API
     for event in ALL_EVENTS:
         for name in event.model_fields:
-            if any(w in name for w in secret_words) and not name.endswith("_id"):
+            if any(w in name for w in secret_words) and not name.endswith("_id") and name not in public:
                 assert name in sealed_fields(event), (event.__name__, name)
 
 

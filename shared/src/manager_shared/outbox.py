@@ -82,7 +82,6 @@ class OutboxRelay:
         self._checked_at = float("-inf")
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._stopping = False
         db.on_commit(OUTBOX_FLAG, self.wake)
 
     def wake(self) -> None:
@@ -186,7 +185,7 @@ class OutboxRelay:
     async def run(self) -> None:
         backoff, gauges_at = 0.1, 0.0
         loop = asyncio.get_running_loop()
-        while not self._stopping:  # besides the cancel: see background.cancel_and_wait
+        while True:
             self._wake.clear()  # before reading, so a commit during the batch is not missed
             try:
                 while await self.publish_pending():
@@ -214,13 +213,11 @@ class OutboxRelay:
                 pass
 
     def start(self) -> None:
-        self._stopping = False
         self._task = asyncio.create_task(self.run(), name=f"{self.service}-outbox-relay")
 
     async def stop(self) -> None:
         if self._task:
-            self._stopping = True
-            await cancel_and_wait(self._task)
+            await cancel_and_wait(self._task)  # repeats a cancel the loop's awaits swallowed
             self._task = None
             try:  # hand the lease over at once instead of letting it expire
                 async with self.db.transaction() as session:

@@ -22,7 +22,17 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None):
     service = BillingService(outbox=runtime.outbox, clock=clock or SystemClock(), members=runtime.members,
                              access=runtime.access)
     consumers.register(runtime, service)
-    app = runtime.create_app(version=__version__, routers=[api.router],
+    # catalogue, subscriptions and renewals (BIL-04, BIL-05): app.state.catalogue / .subscriptions / .renewals
+    from .catalogue import wiring as catalogue_wiring
+    catalogue_parts = catalogue_wiring.install(runtime, service.clock, service)
+    app = runtime.create_app(version=__version__, routers=[api.router, catalogue_parts.router],
                              description="Prepaid account, invoices, payments and promo codes.")
     app.state.billing = service
+    catalogue_wiring.mount(app, catalogue_parts)
+    # invoices, documents and bank transfers (BIL-06, BIL-07, BIL-03): app.state.invoices
+    from .invoices.wiring import install as install_invoices
+    install_invoices(app, runtime, settings, clock or SystemClock())
+    # prepaid account, card payments, withdrawals, standing (BIL-02, BIL-03, BIL-10, ORG-14): app.state.prepaid
+    from .prepaid.wiring import install as install_prepaid
+    install_prepaid(app, runtime, settings, service.clock)
     return app

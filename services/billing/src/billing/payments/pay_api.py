@@ -30,13 +30,17 @@ class PaymentNotFound(NotFound):
 async def pay(organization_id: uuid.UUID, body: PaymentIn, request: Request,
               who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session),
               _key: str | None = IDEMPOTENCY):
-    """Pay open invoices together: the prepaid balance (use_prepaid) covers
-    the whole or a part, the card the rest; all of them are paid, or none."""
+    """Pay open invoices and upcoming renewals together: the prepaid balance
+    (use_prepaid) covers the whole or a part, the card the rest; all of them
+    are paid, or none. A renewal's invoice is issued first (it stays open if
+    the payment fails, as the scheduler would have issued it anyway)."""
     async def work(reference: str) -> tuple[int, dict]:
         await allowed(request, session, organization_id, who)
+        renewals = [await request.app.state.renewals.invoice_renewal_now(session, organization_id, product_id)
+                    for product_id in dict.fromkeys(body.renewal_product_ids)]
         attempt, action_url = await request.app.state.payments.pay(
-            session, organization_id, body.invoice_ids, use_prepaid=body.use_prepaid, card_token=body.card_token,
-            reference=reference)
+            session, organization_id, list(dict.fromkeys([*body.invoice_ids, *(i.id for i in renewals)])),
+            use_prepaid=body.use_prepaid, card_token=body.card_token, reference=reference)
         return STATUS[attempt.status], payment_view(attempt, action_url)
 
     return await request.app.state.idempotency.run(request, session, who.account_id, organization_id,

@@ -5,15 +5,25 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class PaymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    invoice_ids: list[uuid.UUID] = Field(min_length=1, max_length=100)
+    invoice_ids: list[uuid.UUID] = Field(default_factory=list, max_length=100)
+    renewal_product_ids: list[uuid.UUID] = Field(
+        default_factory=list, max_length=100,
+        description="Products whose next renewal is paid with the selection: their renewal invoice is issued now "
+                    "(the one the scheduler would issue) and paid with the rest (BIL-03/04).")
     use_prepaid: bool = Field(description="The prepaid balance pays the whole or a part; the card the rest.")
     card_token: str | None = Field(default=None, min_length=1, max_length=200,
                                    description="The PSP's token of the card (needed unless prepaid covers all).")
+
+    @model_validator(mode="after")
+    def _something_selected(self) -> "PaymentIn":
+        if not self.invoice_ids and not self.renewal_product_ids:
+            raise ValueError("select at least one invoice or renewal")
+        return self
 
 
 class PaymentRead(BaseModel):

@@ -7,6 +7,9 @@ from manager_shared.clock import Clock, SystemClock
 from manager_shared.runtime import ServiceRuntime
 
 from . import __version__, api, consumers
+from .catalogue import wiring as catalogue_wiring
+from .invoices.wiring import install as install_invoices
+from .prepaid.wiring import install as install_prepaid
 from .config import Settings
 from .models import access_table, blocked_table, ended_table, inbox_table, member_table, outbox_table
 from .service import BillingService
@@ -22,17 +25,15 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None):
     service = BillingService(outbox=runtime.outbox, clock=clock or SystemClock(), members=runtime.members,
                              access=runtime.access)
     consumers.register(runtime, service)
-    # catalogue, subscriptions and renewals (BIL-04, BIL-05): app.state.catalogue / .subscriptions / .renewals
-    from .catalogue import wiring as catalogue_wiring
-    catalogue_parts = catalogue_wiring.install(runtime, service.clock, service)
+    clock = service.clock  # one clock for every feature package
+    # catalogue, subscriptions and renewals (BIL-04/05): app.state.catalogue, .subscriptions, .renewals
+    catalogue_parts = catalogue_wiring.install(runtime, clock, service)
     app = runtime.create_app(version=__version__, routers=[api.router, catalogue_parts.router],
-                             description="Prepaid account, invoices, payments and promo codes.")
+                             description="Prepaid account, payments, invoices, catalogue and subscriptions.")
     app.state.billing = service
     catalogue_wiring.mount(app, catalogue_parts)
-    # invoices, documents and bank transfers (BIL-06, BIL-07, BIL-03): app.state.invoices
-    from .invoices.wiring import install as install_invoices
-    install_invoices(app, runtime, settings, clock or SystemClock())
-    # prepaid account, card payments, withdrawals, standing (BIL-02, BIL-03, BIL-10, ORG-14): app.state.prepaid
-    from .prepaid.wiring import install as install_prepaid
-    install_prepaid(app, runtime, settings, service.clock)
+    # invoices, documents and bank transfers (BIL-06/07, BIL-03): app.state.invoices, .bank_transfers
+    install_invoices(app, runtime, settings, clock)
+    # prepaid account, card payments, withdrawals, standing (BIL-02/03/10, ORG-14): app.state.prepaid, .payments
+    install_prepaid(app, runtime, settings, clock)
     return app

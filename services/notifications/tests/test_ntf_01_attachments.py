@@ -11,10 +11,9 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from manager_shared import events as ev
-from manager_shared.testing.smtp import MailCatcher, _Handler
+from manager_shared.testing.smtp import MailCatcher
 from notifications.attachments import Attachment, erased, loaded, stored
 from notifications.mailer import build_email
 from notifications.models import DEAD, FAILED, SENT, Message
@@ -23,33 +22,11 @@ from notifications.schemas import MessageRead
 ORG = uuid.UUID("0e7a0000-0000-4000-8000-000000000001")
 
 
-class _KeepFiles(_Handler):
-    async def handle_DATA(self, server, session, envelope):
-        mail = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.catcher.files[str(mail["Message-ID"])] = [
-            (part.get_filename(), part.get_content_type(), part.get_payload(decode=True))
-            for part in mail.iter_attachments()]
-        return await super().handle_DATA(server, session, envelope)
-
-
-class FileCatcher(MailCatcher):
-    """The tests' SMTP catcher (a real aiosmtpd server), also keeping each
-    mail's attachments as the bytes a mail client would save."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.files: dict[str, list[tuple[str, str, bytes]]] = {}
-
-    def start(self) -> "FileCatcher":
-        self._controller = Controller(_KeepFiles(self), hostname=self.host, port=self.smtp_port,
-                                      server_kwargs={"data_size_limit": 10 * 1024 * 1024})
-        self._controller.start()
-        return self
-
-
 @pytest.fixture
 def catcher():
-    found = FileCatcher().start()
+    """The tests' SMTP catcher (a real aiosmtpd server), which keeps each
+    mail's attachments as the bytes a mail client would save."""
+    found = MailCatcher().start()
     yield found
     found.stop()
 

@@ -24,6 +24,10 @@ class Settings(ServiceSettings):
     # Accounts (login e-mails, comma-separated) whose tokens carry the
     # `support` scope: block/unblock accounts, verify support codes (IDN-16..18).
     support_staff_emails: str = ""
+    # Accounts (login e-mails, comma-separated) whose tokens carry the
+    # `billing` scope: billing's operator endpoints (camt.054 import, the
+    # queue of unmatched bank payments, cancel/refund, prices, payouts).
+    billing_operator_emails: str = ""
     support_code_ttl_seconds: int = 600
     # After support verified the caller's support code, the window in which
     # staff may reset the account's 2FA (IDN-16/17).

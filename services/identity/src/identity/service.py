@@ -265,11 +265,15 @@ class IdentityService:
                          refresh_expires_at=signin.expires_at, session_id=signin.id)
 
     async def _scope(self, session: AsyncSession, account_id: uuid.UUID) -> str:
-        staff = {normalize_email(e) for e in self.settings.support_staff_emails.split(",") if e.strip()}
-        if not staff:
+        staff = {scope: {normalize_email(e) for e in emails.split(",") if e.strip()}
+                 for scope, emails in (("support", self.settings.support_staff_emails),
+                                       ("billing", self.settings.billing_operator_emails))}
+        if not any(staff.values()):
             return ""
         account = await repo.account_by_id(session, account_id)
-        return "support" if account is not None and account.email_normalized in staff else ""
+        if account is None:
+            return ""
+        return " ".join(scope for scope, emails in staff.items() if account.email_normalized in emails)
 
     async def refresh(self, session: AsyncSession, refresh_token: str) -> TokenPair:
         """Rotate: the presented token is spent and a new one issued. A spent

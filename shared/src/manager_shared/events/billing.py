@@ -42,7 +42,9 @@ class BillingStandingChanged(_AccountEvent):
 
 class PrepaidTopUpCredited(_AccountEvent):
     """Sent when a top-up of the prepaid balance was paid and credited (BIL-02),
-    with the new balance: the receipt mail's content."""
+    with the new balance: the receipt mail's content. By card, `top_up_id` is
+    the top-up's id; by bank transfer matched automatically on the camt.054
+    import (BIL-03), it is the id of the bank payment."""
 
     type: Literal["PrepaidTopUpCredited"] = "PrepaidTopUpCredited"
     organization_id: UUID
@@ -50,7 +52,7 @@ class PrepaidTopUpCredited(_AccountEvent):
     amount_minor: int
     currency: Currency
     balance_minor: int
-    means: Literal["card"] = "card"
+    means: Literal["card", "bank_transfer"] = "card"
 
 
 class PaymentActionRequired(_AccountEvent):

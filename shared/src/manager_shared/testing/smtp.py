@@ -1,11 +1,16 @@
 """An SMTP catcher: a real SMTP server (aiosmtpd) that keeps what it receives
 and shows it over HTTP (`GET /messages` as JSON, `/` as a page).
 
+Each message is a dict: from, to, subject, headers, text, html and
+attachments, a list of {"filename", "media_type", "content"} with the bytes a
+mail client would save (over HTTP: "size" and "content_base64" instead).
+
 Run alone: python -m manager_shared.testing.smtp --smtp-port 1025 --http-port 8025
 """
 from __future__ import annotations
 
 import argparse
+import base64
 import email
 import email.policy
 import html
@@ -37,6 +42,8 @@ class _Handler:
             "from": envelope.mail_from, "to": list(envelope.rcpt_tos),
             "subject": str(msg.get("Subject", "")), "headers": {k: str(v) for k, v in msg.items()},
             "text": text.get_content() if text else "", "html": html_part.get_content() if html_part else "",
+            "attachments": [{"filename": part.get_filename(), "media_type": part.get_content_type(),
+                             "content": part.get_payload(decode=True) or b""} for part in msg.iter_attachments()],
         })
         return "250 Message accepted"
 
@@ -51,6 +58,8 @@ class MailCatcher:
         self.smtp_port = smtp_port or free_port()
         self.http_port = http_port
         self.messages: list[dict] = []
+        # Message-ID → [(filename, media type, bytes)] of its attachments
+        self.files: dict[str, list[tuple[str | None, str, bytes]]] = {}
         self.reject_domain: str | None = None  # tests: answer 550 for this domain
         self._lock = threading.Lock()
         self._controller: Controller | None = None
@@ -59,10 +68,14 @@ class MailCatcher:
     def _store(self, message: dict) -> None:
         with self._lock:
             self.messages.append(message)
+            if "Message-ID" in message["headers"]:
+                self.files[message["headers"]["Message-ID"]] = [
+                    (a["filename"], a["media_type"], a["content"]) for a in message["attachments"]]
 
     def clear(self) -> None:
         with self._lock:
             self.messages.clear()
+            self.files.clear()
 
     def wait_for(self, predicate, timeout: float = 30.0, count: int = 1) -> list[dict]:
         """Wait until `count` messages match; returns the matches."""
@@ -101,11 +114,15 @@ class MailCatcher:
                 with catcher._lock:
                     msgs = list(catcher.messages)
                 if self.path.startswith("/messages"):
-                    body, ctype = json.dumps(msgs, indent=2).encode(), "application/json"
+                    body, ctype = json.dumps([_jsonable(m) for m in msgs], indent=2).encode(), "application/json"
                 else:
                     rows = "".join(
                         f"<article><h3>{html.escape(m['subject'])}</h3><p>to {html.escape(', '.join(m['to']))}"
-                        f" at {m['received_at']}</p><pre>{html.escape(m['text'])}</pre></article><hr>"
+                        f" at {m['received_at']}</p><pre>{html.escape(m['text'])}</pre>"
+                        + "".join(f"<p>attached: {html.escape(a['filename'] or '(no name)')}"
+                                  f" ({html.escape(a['media_type'])}, {len(a['content'])} bytes)</p>"
+                                  for a in m["attachments"])
+                        + "</article><hr>"
                         for m in reversed(msgs))
                     body = f"<html><body><h1>Mail catcher ({len(msgs)})</h1>{rows}</body></html>".encode()
                     ctype = "text/html; charset=utf-8"
@@ -117,6 +134,13 @@ class MailCatcher:
 
         self._http = ThreadingHTTPServer((self.host, self.http_port), View)
         threading.Thread(target=self._http.serve_forever, daemon=True).start()
+
+
+def _jsonable(message: dict) -> dict:
+    """A message for `GET /messages`: attachments with their size and base64 content."""
+    return {**message, "attachments": [
+        {"filename": a["filename"], "media_type": a["media_type"], "size": len(a["content"]),
+         "content_base64": base64.b64encode(a["content"]).decode()} for a in message["attachments"]]}
 
 
 def main() -> None:

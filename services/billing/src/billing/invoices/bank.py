@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from manager_shared.clock import Clock
 from manager_shared.db import insert_if_absent
+from manager_shared.events.billing import PrepaidTopUpCredited
 from manager_shared.events.invoices import BankPaymentAssigned, BankPaymentUnmatched
 from manager_shared.outbox import Outbox
 
@@ -126,12 +127,16 @@ class BankTransfers:
         payment.organization_id = top_up.organization_id
         if top_up.currency != payment.currency:
             return "currency_mismatch"
-        await self._credit_prepaid(session, payment, prepaid)
+        entry = await self._credit_prepaid(session, payment, prepaid)
+        # the customer's receipt, as for a card top-up (one assigned by a person has BankPaymentAssigned's)
+        await self.outbox.record(session, PrepaidTopUpCredited(
+            organization_id=payment.organization_id, top_up_id=payment.id, amount_minor=payment.amount_minor,
+            currency=payment.currency, balance_minor=entry.balance_after_minor, means="bank_transfer"))
         return None
 
-    async def _credit_prepaid(self, session: AsyncSession, payment: BankPayment, prepaid) -> None:
-        await prepaid.credit(session, payment.organization_id, payment.amount_minor, payment.currency,
-                             kind="top_up", cause="bank_transfer", reference=f"bank:{payment.entry_ref}"[:200])
+    async def _credit_prepaid(self, session: AsyncSession, payment: BankPayment, prepaid):
+        return await prepaid.credit(session, payment.organization_id, payment.amount_minor, payment.currency,
+                                    kind="top_up", cause="bank_transfer", reference=f"bank:{payment.entry_ref}"[:200])
 
     async def assign(self, session: AsyncSession, payment_id: uuid.UUID, operator_id: uuid.UUID, prepaid, *,
                      invoice_id: uuid.UUID | None = None, organization_id: uuid.UUID | None = None) -> BankPayment:

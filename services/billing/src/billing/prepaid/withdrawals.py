@@ -156,5 +156,6 @@ def withdrawal_view(withdrawal: Withdrawal, parts: list[WithdrawalPart]) -> dict
             "currency": withdrawal.currency, "destination": withdrawal.destination,
             "iban_last4": withdrawal.iban[-4:] if withdrawal.iban else None,
             "parts": [{"amount_minor": p.amount_minor, "status": p.status,
-                       "top_up_id": str(p.top_up_id) if p.top_up_id else None} for p in parts],
+                       "top_up_id": str(p.top_up_id) if p.top_up_id else None,
+                       "provider_ref": p.provider_ref} for p in parts],
             "created_at": withdrawal.created_at.isoformat()}

@@ -47,7 +47,7 @@ async def import_camt054(request: Request, who: Principal = Depends(operator),
 
 
 @router.get("/bank/unmatched", response_model=BankPaymentPage)
-async def unmatched(page: int = Query(1, ge=1), page_size: int = Query(50, ge=1, le=200),
+async def unmatched(page: int = Query(1, ge=1, le=1_000_000), page_size: int = Query(50, ge=1, le=200),
                     who: Principal = Depends(operator), session: AsyncSession = Depends(get_session)):
     """Bank credits waiting for a person (oldest first), with why they did not match."""
     items, total = await repo.unmatched_payments(session, offset=(page - 1) * page_size, limit=page_size)

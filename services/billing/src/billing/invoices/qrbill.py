@@ -43,13 +43,20 @@ def bill(settings: Settings, *, reference: str, amount_minor: int | None, langua
 def qr_png(qr: _qrbill.QRBill) -> bytes:
     """The QR code (error correction M, as the standard asks) with the Swiss
     cross in its centre, as PNG."""
+    out = io.BytesIO()
+    qr_image(qr).save(out, format="PNG")
+    return out.getvalue()
+
+
+def qr_image(qr: _qrbill.QRBill):
+    """The same as a PIL image (greyscale: black and white is all it has)."""
     import qrcode
     from PIL import ImageDraw
 
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0, box_size=10)
     code.add_data(qr.qr_data())
     code.make(fit=True)
-    image = code.make_image(fill_color="black", back_color="white").convert("RGB")
+    image = code.make_image(fill_color="black", back_color="white").convert("L")
     side = image.size[0]
     cross = int(side * 7 / 46)  # 7 mm in a 46 mm code
     x0 = (side - cross) // 2
@@ -61,9 +68,7 @@ def qr_png(qr: _qrbill.QRBill) -> bytes:
     mid = x0 + cross // 2
     draw.rectangle([mid - bar // 2, i0 + bar, mid + bar // 2, i0 + inner - bar], fill="white")
     draw.rectangle([i0 + bar, mid - bar // 2, i0 + inner - bar, mid + bar // 2], fill="white")
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
+    return image
 
 
 def svg(qr: _qrbill.QRBill) -> str:

@@ -39,7 +39,7 @@ async def balance(organization_id: uuid.UUID, request: Request, who: Principal =
 
 @router.get("/entries", response_model=EntriesPage)
 async def entries(organization_id: uuid.UUID, request: Request, limit: int = Query(50, ge=1, le=200),
-                  before_seq: int | None = Query(None, ge=1), who: Principal = Depends(current_principal),
+                  before_seq: int | None = Query(None, ge=1, le=2**31 - 1), who: Principal = Depends(current_principal),
                   session: AsyncSession = Depends(get_session)):
     """The ledger, newest first: every movement with its cause and the balance after it."""
     await allowed(request, session, organization_id, who)

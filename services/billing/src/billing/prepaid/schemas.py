@@ -14,14 +14,19 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# An upper bound for amounts in requests: far above any limit, well within the
+# database's 64-bit integers (an unbounded int overflowed SQLite: a 500, X-03).
+MAX_AMOUNT_MINOR = 10**12
+
+
 class TopUpIn(_Body):
-    amount_minor: int = Field(description="In minor units (centimes, cents).")
+    amount_minor: int = Field(le=MAX_AMOUNT_MINOR, description="In minor units (centimes, cents).")
     currency: Currency
     card_token: str = Field(min_length=1, max_length=200, description="The PSP's token of the card, never its number.")
 
 
 class WithdrawalIn(_Body):
-    amount_minor: int
+    amount_minor: int = Field(le=MAX_AMOUNT_MINOR)
     currency: Currency
     destination: Literal["card", "iban"] = Field(
         description="card: back to the cards it came from (oldest top-ups first); iban: a bank payout.")
@@ -66,6 +71,7 @@ class WithdrawalPartRead(BaseModel):
     amount_minor: int
     status: str
     top_up_id: uuid.UUID | None = None
+    provider_ref: str | None = Field(default=None, description="The provider's refund or payout reference.")
 
 
 class WithdrawalRead(BaseModel):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Iterable
 
-from ..money import share
+from ..money import round_minor, share
 from .errors import InvalidInvoice
 
 MAX_QUANTITY = 1_000_000
@@ -107,4 +107,6 @@ def refund_vat(amount_minor: int, invoice_total_minor: int, invoice_vat_minor: i
     share of the invoice's VAT, by the one rounding rule."""
     if invoice_total_minor == 0:
         return 0
-    return share(invoice_vat_minor, Decimal(amount_minor) / Decimal(invoice_total_minor))
+    # One division of exact integers: amount / total first (e.g. 1/28 × 14) is cut
+    # to 28 digits and turns an exact half (0.5) into 0.4999…, rounded the wrong way.
+    return round_minor(Decimal(invoice_vat_minor * amount_minor) / Decimal(invoice_total_minor))

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from manager_shared.db import Database, UtcDateTime
+from manager_shared.db import Database, UtcDateTime, before_commit
 
 pytestmark = pytest.mark.integration
 
@@ -101,3 +101,49 @@ async def test_x_03_timestamps_are_aware_utc_on_both_databases(db):
     with pytest.raises(sa.exc.StatementError, match="timezone-aware"):
         async with db.transaction() as session:
             await session.execute(stamped.insert().values(id=3, at=datetime(2026, 3, 5, 14, 4, 5)))
+
+
+async def test_x_02_work_deferred_to_the_commit_runs_once_inside_the_unit_of_work(db):
+    """before_commit: the last registration per key runs once, after the
+    block, in the same transaction (its writes commit with the rest)."""
+    calls = []
+
+    def summary(label):
+        async def write(session):
+            calls.append(label)
+            await session.execute(thing.insert().values(name=label))
+        return write
+
+    async with db.transaction() as session:
+        await session.execute(thing.insert().values(name="step 1"))
+        before_commit(session, "summary", summary("early"))
+        await session.execute(thing.insert().values(name="step 2"))
+        before_commit(session, "summary", summary("late"))
+        before_commit(session, "other", summary("other"))
+        assert calls == []  # nothing ran during the block
+    assert calls == ["late", "other"]
+    assert await _names(db) == ["step 1", "step 2", "late", "other"]
+
+
+async def test_x_02_deferred_work_of_a_failed_unit_of_work_never_runs(db):
+    calls = []
+
+    async def write(session):
+        calls.append(1)
+
+    with pytest.raises(Boom):
+        async with db.transaction() as session:
+            before_commit(session, "summary", write)
+            raise Boom()
+    assert calls == [] and await _names(db) == []
+
+
+async def test_x_02_a_failing_deferred_step_rolls_the_unit_of_work_back(db):
+    async def fails(session):
+        raise Boom()
+
+    with pytest.raises(Boom):
+        async with db.transaction() as session:
+            await session.execute(thing.insert().values(name="needs its summary"))
+            before_commit(session, "summary", fails)
+    assert await _names(db) == []

@@ -2,7 +2,7 @@
 outbox/inbox tables and Alembic migrations run programmatically."""
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -158,10 +158,12 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A unit of work: commits if the block succeeds, rolls back otherwise."""
+        """A unit of work: commits if the block succeeds, rolls back otherwise.
+        Work deferred with `before_commit` runs last, inside it."""
         async with self.sessions() as session:
             async with session.begin():
                 yield session
+                await run_before_commit(session)
             flags = dict(session.info)
         for flag, hook in self._after_commit:
             if flags.get(flag):
@@ -179,6 +181,24 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+_BEFORE_COMMIT = "before_commit"
+
+
+def before_commit(session: AsyncSession, key: object, hook: Callable[[AsyncSession], Awaitable[None]]) -> None:
+    """Run `hook(session)` once at the end of this unit of work, before it
+    commits: a summary recomputed from what the whole unit of work changed
+    (e.g. billing's standing after a debit and an invoice paid) is then
+    written once, not after each step. The same `key` registered again
+    replaces the earlier hook."""
+    session.info.setdefault(_BEFORE_COMMIT, {})[key] = hook
+
+
+async def run_before_commit(session: AsyncSession) -> None:
+    while hooks := session.info.pop(_BEFORE_COMMIT, None):  # a hook may defer more work
+        for hook in hooks.values():
+            await hook(session)
 
 
 async def insert_if_absent(session: AsyncSession, table: sa.Table, values: dict | list[dict]) -> bool:

@@ -21,14 +21,6 @@ from manager_shared.testing.fixtures import feed
 from manager_shared.testing.tokens import TestTokens
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path) -> str:
-    """Tests that take it run on both databases (SQLite, PostgreSQL)."""
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/billing.db"
-    return request.getfixturevalue("postgres").create_database("billing")
-
-
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(datetime(2023, 1, 1, 9, 0, tzinfo=timezone.utc))

@@ -22,14 +22,6 @@ ADDRESSES = {"CH": ("Bahnhofstrasse 1", "8001", "Zürich"), "DE": ("Unter den Li
              "AT": ("Ring 1", "1010", "Wien"), "US": ("1 Main St", "10001", "New York")}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path) -> str:
-    """Tests that take it run on both databases (SQLite, PostgreSQL)."""
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/billing.db"
-    return request.getfixturevalue("postgres").create_database("billing")
-
-
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc))

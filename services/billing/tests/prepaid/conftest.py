@@ -20,14 +20,6 @@ from manager_shared.testing.tokens import TestTokens
 SECRET = "test-webhook-secret"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path) -> str:
-    """Tests that take it run on both databases (SQLite, PostgreSQL)."""
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/billing.db"
-    return request.getfixturevalue("postgres").create_database("billing")
-
-
 @pytest.fixture
 def clock() -> FrozenClock:
     # near the real time: the retention job purges by the real clock

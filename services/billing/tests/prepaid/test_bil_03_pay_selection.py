@@ -126,3 +126,16 @@ async def test_bil_03_parallel_payments_of_one_invoice_pay_it_once(pg_world):
     assert await world.balance(org, owner) == 100_000 - bill.total_minor
     async with world.app.state.runtime.db.transaction() as s:
         assert await ledger.ledger_sum(s, org) == 100_000 - bill.total_minor
+
+
+async def test_org_14_one_payment_publishes_one_standing(world):
+    """Debiting the balance and paying the invoice in one unit of work is one
+    change of standing: one BillingStandingChanged, with the final figures."""
+    org, owner = await world.organization()
+    await world.top_up(org, owner, 50_000)
+    bill = await invoice(world, org, 10_000)
+    before = len(await world.events("BillingStandingChanged"))
+    r = await pay(world, org, owner, [bill], token=None)
+    assert r.status_code == 201, r.text
+    published = (await world.events("BillingStandingChanged"))[before:]
+    assert [(e.unpaid_invoices, e.prepaid_balance_minor) for e in published] == [(0, 50_000 - bill.total_minor)]

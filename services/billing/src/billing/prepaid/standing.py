@@ -2,8 +2,10 @@
 prepaid balance, published as BillingStandingChanged when either changes.
 
 Whoever changes a balance or an invoice's paid/open state calls
-`standing_changed` in the same transaction; calling it when nothing changed
-publishes nothing, so calling it twice is harmless."""
+`standing_changed` in the same transaction. The standing is recomputed once,
+at the end of that unit of work (manager_shared.db.before_commit): a payment
+that debits the balance and pays an invoice publishes one standing, not two;
+and one that equals the last published is not published again."""
 from __future__ import annotations
 
 import uuid
@@ -11,7 +13,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from manager_shared.db import insert_if_absent
+from manager_shared.db import before_commit, insert_if_absent
 from manager_shared.events import BillingStandingChanged
 from manager_shared.outbox import Outbox
 
@@ -28,8 +30,16 @@ async def unpaid_invoices(session: AsyncSession, organization_id: uuid.UUID) -> 
 
 
 async def standing_changed(session: AsyncSession, outbox: Outbox, organization_id: uuid.UUID) -> None:
-    """Recompute the standing; record BillingStandingChanged if it differs
-    from the last one published (versions grow by one per change)."""
+    """The organization's standing may have changed: recompute it when the
+    unit of work ends (once, however many steps called this)."""
+    async def recompute(s: AsyncSession) -> None:
+        await publish_standing(s, outbox, organization_id)
+    before_commit(session, ("billing_standing", organization_id), recompute)
+
+
+async def publish_standing(session: AsyncSession, outbox: Outbox, organization_id: uuid.UUID) -> None:
+    """Recompute the standing now; record BillingStandingChanged if it
+    differs from the last one published (versions grow by one per change)."""
     balance_minor, currency = await ledger.balance(session, organization_id)
     unpaid = await unpaid_invoices(session, organization_id)
     # No row yet = the standing BillingAccountOpened implied: no invoice, zero balance.

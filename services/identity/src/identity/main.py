@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None):
                               passwords=Passwords(settings.argon2_memory_kib, settings.argon2_time_cost,
                                                   settings.argon2_parallelism))
     consumers.register(runtime, service)
+    runtime.on_shutdown(service.passwords.close)
     retention.register(runtime.retention, settings)
     # identity refuses ended sessions and blocked accounts from its own rows, at once
     runtime.current_principal = session_end.own_principal(runtime)

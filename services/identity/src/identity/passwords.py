@@ -24,6 +24,11 @@ class Passwords:
         self._pool = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1,
                                         thread_name_prefix="argon2")
 
+    async def close(self) -> None:
+        """At shutdown: let the hashing threads go (each app made its own
+        pool, and a process that made several apps kept every one alive)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
     async def _run(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 

@@ -304,7 +304,11 @@ def runtime_of(request: Request) -> ServiceRuntime:
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """FastAPI dependency: one transaction per request, committed if the
-    endpoint succeeds, rolled back (with its events) if it fails."""
+    endpoint succeeds, rolled back (with its events) if it fails. Use it as
+    `Depends(get_session, scope="function")`: the commit then happens before
+    the response is sent. With FastAPI's default scope it ran after, so a
+    client could be told 201 before the change was committed (and read the
+    old state right after; seen in the billing end-to-end test)."""
     async for session in runtime_of(request).db.session_dependency():
         yield session
 

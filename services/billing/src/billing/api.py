@@ -22,7 +22,7 @@ def service_of(request: Request) -> BillingService:
 
 @router.get("/organizations/{organization_id}/billing-account", response_model=BillingAccountRead)
 async def billing_account(organization_id: uuid.UUID, request: Request, who: Principal = Depends(current_principal),
-                          session: AsyncSession = Depends(get_session)):
+                          session: AsyncSession = Depends(get_session, scope="function")):
     """The organization's billing account (BIL-01), for its legal representatives and administrators."""
     account = await service_of(request).account_for(session, organization_id, who.account_id)
     return BillingAccountRead.model_validate(account, from_attributes=True)

@@ -23,7 +23,7 @@ def service_of(request: Request) -> DomainsService:
 @router.get("/organizations/{organization_id}/domains", response_model=list[DomainRead])
 async def organization_domains(organization_id: uuid.UUID, request: Request,
                                who: Principal = Depends(current_principal),
-                               session: AsyncSession = Depends(get_session)):
+                               session: AsyncSession = Depends(get_session, scope="function")):
     """Domains of an organization the caller belongs to (DOM-01); 404 for others."""
     domains = await service_of(request).domains_for(session, organization_id, who.account_id)
     return [DomainRead.model_validate(d, from_attributes=True) for d in domains]

@@ -43,7 +43,7 @@ def where(request: Request) -> Location:
 
 
 @router.post("/accounts", status_code=status.HTTP_202_ACCEPTED, response_model=AccountCreated)
-async def register(data: AccountCreate, request: Request, session: AsyncSession = Depends(get_session)):
+async def register(data: AccountCreate, request: Request, session: AsyncSession = Depends(get_session, scope="function")):
     """Create an account (IDN-01). The answer is the same whether or not the
     address is already in use, so sign-up cannot be used to find accounts."""
     await service_of(request).register(session, data, where(request))
@@ -82,14 +82,14 @@ async def refresh(data: Refresh, request: Request):
 
 @router.get("/sessions", response_model=list[SessionRead])
 async def list_sessions(request: Request, who: Principal = Depends(current_principal),
-                        session: AsyncSession = Depends(get_session)):
+                        session: AsyncSession = Depends(get_session, scope="function")):
     """The caller's open sessions with place and device; `current` marks this one."""
     return await service_of(request).sessions(session, who)
 
 
 @router.delete("/sessions/current", status_code=status.HTTP_204_NO_CONTENT)
 async def sign_out(request: Request, who: Principal = Depends(current_principal),
-                   session: AsyncSession = Depends(get_session)):
+                   session: AsyncSession = Depends(get_session, scope="function")):
     """Sign out: the current session and its refresh tokens stop working."""
     await service_of(request).sign_out(session, uuid.UUID(who.session_id))
 
@@ -97,12 +97,12 @@ async def sign_out(request: Request, who: Principal = Depends(current_principal)
 
 @router.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def revoke_session(session_id: uuid.UUID, request: Request, who: Principal = Depends(current_principal),
-                         session: AsyncSession = Depends(get_session)):
+                         session: AsyncSession = Depends(get_session, scope="function")):
     """End one of the caller's sessions (its refresh token stops working)."""
     await service_of(request).revoke_session(session, who, session_id)
 
 @router.get("/me", response_model=AccountRead)
-async def me(request: Request, who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+async def me(request: Request, who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """The signed-in account's profile; the current login e-mail is always shown."""
     account = await repo.account_by_id(session, who.account_id)
     if account is None:
@@ -138,7 +138,7 @@ async def reauthenticate(data: Reauthenticate, request: Request, who: Principal 
 @router.get("/me/activity", response_model=ActivityPage)
 async def recent_activity(request: Request, limit: int = Query(20, ge=1, le=100),
                           before: int | None = Query(None, ge=1, le=MAX_ID), who: Principal = Depends(current_principal),
-                          session: AsyncSession = Depends(get_session)):
+                          session: AsyncSession = Depends(get_session, scope="function")):
     """Recent security activity (IDN-10): sign-ins with place and device,
     failed attempts, password and preference changes; newest first."""
     return await service_of(request).activity(session, who.account_id, limit, before)
@@ -146,14 +146,14 @@ async def recent_activity(request: Request, limit: int = Query(20, ge=1, le=100)
 
 @router.get("/me/2fa", response_model=list[TwoFactorMethodRead])
 async def two_factor_methods(request: Request, who: Principal = Depends(current_principal),
-                             session: AsyncSession = Depends(get_session)):
+                             session: AsyncSession = Depends(get_session, scope="function")):
     """The account's confirmed second factors (none = 2FA off)."""
     return await request.app.state.two_factor.methods(session, who.account_id)
 
 
 @router.post("/me/2fa/totp", response_model=TotpEnrolment, status_code=status.HTTP_201_CREATED)
 async def start_totp(data: TotpStart, request: Request, who: Principal = Depends(current_principal),
-                     session: AsyncSession = Depends(get_session)):
+                     session: AsyncSession = Depends(get_session, scope="function")):
     """Add an authenticator app (needs a sign-in in the last 5 minutes): scan
     the QR code, then confirm with a code."""
     return await request.app.state.two_factor.kinds["totp"].start(session, who, data.name)
@@ -161,7 +161,7 @@ async def start_totp(data: TotpStart, request: Request, who: Principal = Depends
 
 @router.post("/me/2fa/totp/{method_id}/confirm", response_model=EmergencyCodes)
 async def confirm_totp(method_id: uuid.UUID, data: TotpConfirm, request: Request,
-                       who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                       who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """Confirm the app with a code; the first factor returns the 10 emergency codes, once."""
     codes = await request.app.state.two_factor.kinds["totp"].confirm(session, who, method_id, data.code)
     return EmergencyCodes(emergency_codes=codes)
@@ -169,14 +169,14 @@ async def confirm_totp(method_id: uuid.UUID, data: TotpConfirm, request: Request
 
 @router.patch("/me/2fa/{method_id}", response_model=TwoFactorMethodRead)
 async def rename_method(method_id: uuid.UUID, data: MethodRename, request: Request,
-                        who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                        who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """Rename a second factor of any kind (e.g. "YubiKey in the drawer")."""
     return await request.app.state.two_factor.rename(session, who, method_id, data.name)
 
 
 @router.delete("/me/2fa/{method_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def remove_method(method_id: uuid.UUID, request: Request, who: Principal = Depends(current_principal),
-                        session: AsyncSession = Depends(get_session)):
+                        session: AsyncSession = Depends(get_session, scope="function")):
     """Remove a second factor of any kind (needs a recent sign-in); removing
     the last one turns 2FA off and the emergency codes stop working."""
     await request.app.state.two_factor.remove(session, who, method_id)
@@ -184,14 +184,14 @@ async def remove_method(method_id: uuid.UUID, request: Request, who: Principal =
 
 @router.post("/me/2fa/emergency-codes", response_model=EmergencyCodes)
 async def regenerate_emergency_codes(request: Request, who: Principal = Depends(current_principal),
-                                     session: AsyncSession = Depends(get_session)):
+                                     session: AsyncSession = Depends(get_session, scope="function")):
     """A new set of 10 emergency codes (the old ones stop working), shown once."""
     return EmergencyCodes(emergency_codes=await request.app.state.two_factor.regenerate_codes(session, who))
 
 
 @router.get("/me/preferences", response_model=Preferences)
 async def get_preferences(request: Request, who: Principal = Depends(current_principal),
-                          session: AsyncSession = Depends(get_session)):
+                          session: AsyncSession = Depends(get_session, scope="function")):
     """Language, time zone and which optional security alerts are sent (IDN-10, IDN-11)."""
     account = await repo.account_by_id(session, who.account_id)
     if account is None:
@@ -202,14 +202,14 @@ async def get_preferences(request: Request, who: Principal = Depends(current_pri
 @router.patch("/me/preferences", response_model=Preferences)
 async def update_preferences(change: PreferencesUpdate, request: Request,
                              who: Principal = Depends(current_principal),
-                             session: AsyncSession = Depends(get_session)):
+                             session: AsyncSession = Depends(get_session, scope="function")):
     """Change language, time zone or alert choices; e-mails and dates use them from then on."""
     return await service_of(request).update_preferences(session, who.account_id, change)
 
 
 @router.post("/me/support-code", response_model=SupportCode)
 async def new_support_code(request: Request, who: Principal = Depends(current_principal),
-                           session: AsyncSession = Depends(get_session)):
+                           session: AsyncSession = Depends(get_session, scope="function")):
     """A short-lived code to read out to support, who checks it to know the
     caller really holds this account (IDN-17)."""
     code, expires = await request.app.state.support.new_support_code(session, who.account_id)
@@ -218,7 +218,7 @@ async def new_support_code(request: Request, who: Principal = Depends(current_pr
 
 @support.post("/verify-code", response_model=SupportVerified)
 async def verify_support_code(data: SupportVerify, request: Request, who: Principal = Depends(current_principal),
-                              session: AsyncSession = Depends(get_session)):
+                              session: AsyncSession = Depends(get_session, scope="function")):
     """Support staff: check the code a caller read out (single use). 404 for
     any mismatch, unknown e-mail or expiry alike."""
     account = await request.app.state.support.verify_code(session, who, data.email, data.code)
@@ -227,7 +227,7 @@ async def verify_support_code(data: SupportVerify, request: Request, who: Princi
 
 @support.post("/accounts/{account_id}/block", response_model=AccountStatus)
 async def block_account(account_id: uuid.UUID, data: BlockChange, request: Request,
-                        who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                        who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """Support staff: block an account after a security incident (IDN-18):
     sessions end now and every service refuses its tokens."""
     account = await request.app.state.support.set_blocked(session, who, account_id, True, data.reason)
@@ -236,7 +236,7 @@ async def block_account(account_id: uuid.UUID, data: BlockChange, request: Reque
 
 @support.post("/accounts/{account_id}/unblock", response_model=AccountStatus)
 async def unblock_account(account_id: uuid.UUID, data: BlockChange, request: Request,
-                          who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                          who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """Support staff: lift a block (IDN-18)."""
     account = await request.app.state.support.set_blocked(session, who, account_id, False, data.reason)
     return AccountStatus(account_id=account.id, status=account.status)
@@ -245,7 +245,7 @@ async def unblock_account(account_id: uuid.UUID, data: BlockChange, request: Req
 @support.post("/accounts/{account_id}/reset-2fa")
 async def reset_two_factor(account_id: uuid.UUID, data: TwoFactorReset, request: Request,
                            who: Principal = Depends(current_principal),
-                           session: AsyncSession = Depends(get_session)) -> dict:
+                           session: AsyncSession = Depends(get_session, scope="function")) -> dict:
     """Support staff: remove every second factor of an account whose holder
     has just proved identity with a support code to this staff member
     (IDN-16/17); the owner is told and app passwords stop working."""
@@ -255,14 +255,14 @@ async def reset_two_factor(account_id: uuid.UUID, data: TwoFactorReset, request:
 
 @router.get("/me/app-passwords", response_model=list[AppPasswordRead])
 async def list_app_passwords(request: Request, who: Principal = Depends(current_principal),
-                             session: AsyncSession = Depends(get_session)):
+                             session: AsyncSession = Depends(get_session, scope="function")):
     """The caller's application passwords (names and last use, never the passwords)."""
     return await request.app.state.app_passwords.list(session, who.account_id)
 
 
 @router.post("/me/app-passwords", response_model=AppPasswordIssued, status_code=status.HTTP_201_CREATED)
 async def create_app_password(data: AppPasswordCreate, request: Request, who: Principal = Depends(current_principal),
-                              session: AsyncSession = Depends(get_session)):
+                              session: AsyncSession = Depends(get_session, scope="function")):
     """Create a password for one sync client (IDN-15; 2FA must be on, recent
     sign-in needed). The password is shown in this answer only."""
     row, password = await request.app.state.app_passwords.create(session, who, data.name)
@@ -273,7 +273,7 @@ async def create_app_password(data: AppPasswordCreate, request: Request, who: Pr
 @router.delete("/me/app-passwords/{app_password_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def revoke_app_password(app_password_id: uuid.UUID, request: Request,
                               who: Principal = Depends(current_principal),
-                              session: AsyncSession = Depends(get_session)):
+                              session: AsyncSession = Depends(get_session, scope="function")):
     """Revoke an application password: the client using it is refused from now on."""
     await request.app.state.app_passwords.revoke(session, who, app_password_id)
 

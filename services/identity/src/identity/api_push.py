@@ -31,7 +31,7 @@ def factor_of(request: Request) -> PushFactor:
 
 @router.post("/me/2fa/push", response_model=PushPairing, status_code=status.HTTP_201_CREATED)
 async def start_push_pairing(data: PushPairingStart, request: Request, who: Principal = Depends(current_principal),
-                             session: AsyncSession = Depends(get_session)):
+                             session: AsyncSession = Depends(get_session, scope="function")):
     """Pair the provider's app (IDN-14d; needs a sign-in in the last 5
     minutes): show `pairing_token` to the app as a QR code; once the app has
     registered its key, confirm at /v1/me/2fa/push/pairings/{pairing_id}/confirm."""
@@ -40,7 +40,7 @@ async def start_push_pairing(data: PushPairingStart, request: Request, who: Prin
 
 @router.post("/me/2fa/push/pairings/{pairing_id}/confirm", response_model=PushPaired)
 async def confirm_push_pairing(pairing_id: uuid.UUID, request: Request, who: Principal = Depends(current_principal),
-                               session: AsyncSession = Depends(get_session)):
+                               session: AsyncSession = Depends(get_session, scope="function")):
     """Turn on the device the app paired (409 push_pairing_not_ready while the
     app has not answered). The account's first second factor returns the 10
     emergency codes, once."""
@@ -49,7 +49,7 @@ async def confirm_push_pairing(pairing_id: uuid.UUID, request: Request, who: Pri
 
 @router.post("/push/devices", response_model=PushDeviceRegistered, status_code=status.HTTP_201_CREATED)
 async def register_push_device(data: PushDeviceRegister, request: Request,
-                               session: AsyncSession = Depends(get_session)):
+                               session: AsyncSession = Depends(get_session, scope="function")):
     """For the app: register the device's public key (EC P-256 or Ed25519,
     PEM) with the pairing token, signed with the matching private key over
     "manager-push-pair\\n{pairing_token}". Each pairing token pairs one device."""
@@ -59,7 +59,7 @@ async def register_push_device(data: PushDeviceRegister, request: Request,
 
 @router.post("/push/devices/{device_id}/challenges", response_model=list[PushChallengeRead])
 async def pending_push_challenges(device_id: uuid.UUID, data: PushDeviceFetch, request: Request,
-                                  session: AsyncSession = Depends(get_session)):
+                                  session: AsyncSession = Depends(get_session, scope="function")):
     """For the app: sign-ins of its account waiting for a YES/NO, with the
     place and device they come from. Signed over
     "manager-push-fetch\\n{device_id}\\n{timestamp}"; the timestamp (Unix
@@ -69,7 +69,7 @@ async def pending_push_challenges(device_id: uuid.UUID, data: PushDeviceFetch, r
 
 @router.post("/push/challenges/{challenge_id}/answer", response_model=PushAnswered)
 async def answer_push_challenge(challenge_id: uuid.UUID, data: PushAnswer, request: Request,
-                                session: AsyncSession = Depends(get_session)):
+                                session: AsyncSession = Depends(get_session, scope="function")):
     """For the app: approve or deny a sign-in, signed over
     "manager-push-answer\\n{challenge_id}\\n{answer}\\n{nonce}". Each request
     is answered once; a denial counts as a failed sign-in and shows in the

@@ -41,7 +41,7 @@ def _email(request: Request) -> EmailChange:
 
 @router.post("/me/2fa/sms", response_model=SmsEnrolment, status_code=status.HTTP_201_CREATED)
 async def start_sms(data: SmsStart, request: Request, who: Principal = Depends(current_principal),
-                    session: AsyncSession = Depends(get_session)):
+                    session: AsyncSession = Depends(get_session, scope="function")):
     """Add a mobile number for sign-in codes by SMS (IDN-14c; needs a sign-in
     in the last 5 minutes). Only mobiles of Switzerland, France, Belgium and
     Germany, with the country prefix. A code is sent to it: confirm with it."""
@@ -50,7 +50,7 @@ async def start_sms(data: SmsStart, request: Request, who: Principal = Depends(c
 
 @router.post("/me/2fa/sms/{method_id}/resend", response_model=SmsEnrolment)
 async def resend_sms_enrolment(method_id: uuid.UUID, request: Request, who: Principal = Depends(current_principal),
-                               session: AsyncSession = Depends(get_session)):
+                               session: AsyncSession = Depends(get_session, scope="function")):
     """Send a new code to a number still waiting for confirmation (at most one
     a minute, five an hour); the previous code stops working."""
     return await _sms(request).resend(session, who, method_id)
@@ -115,7 +115,7 @@ async def confirm_password_reset(data: PasswordResetConfirm, request: Request):
 
 @router.get("/me/email", response_model=LoginEmailRead)
 async def login_email(request: Request, who: Principal = Depends(current_principal),
-                      session: AsyncSession = Depends(get_session)):
+                      session: AsyncSession = Depends(get_session, scope="function")):
     """The current login e-mail, and the new one waiting for its code if any."""
     return await _email(request).current(session, who)
 

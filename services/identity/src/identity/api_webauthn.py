@@ -24,7 +24,7 @@ def factor_of(request: Request) -> WebAuthnFactor:
 @router.post("/me/2fa/webauthn", response_model=WebAuthnOptions, status_code=status.HTTP_201_CREATED)
 async def begin_security_key(data: WebAuthnRegistrationStart, request: Request,
                              who: Principal = Depends(current_principal),
-                             session: AsyncSession = Depends(get_session)):
+                             session: AsyncSession = Depends(get_session, scope="function")):
     """Add a security key (IDN-14b; needs a sign-in in the last 5 minutes):
     pass `public_key` to navigator.credentials.create(), then send the result
     to /v1/me/2fa/webauthn/finish within `expires_at`. Keys already on the

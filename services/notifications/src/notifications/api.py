@@ -25,7 +25,7 @@ def service_of(request: Request) -> NotificationService:
 async def list_messages(request: Request, account_id: uuid.UUID | None = None,
                         organization_id: uuid.UUID | None = None,
                         limit: int = Query(50, ge=1, le=200), before: int | None = Query(None, ge=1, le=2**63 - 1),  # a BIGINT id
-                        who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                        who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """Delivery log (NTF-04): the messages made for an account, newest first,
     with their status (pending, sent, failed = will be retried, dead = given
     up and dead-lettered), attempts and last error. `account_id` defaults to

@@ -41,7 +41,7 @@ def member_read(member, account) -> MemberRead:
 
 
 @router.get("/organizations", response_model=list[OrganizationRead])
-async def my_organizations(who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+async def my_organizations(who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """Organizations the caller belongs to, with the caller's role in each (ORG-01)."""
     return [_read(org, role) for org, role in await repo.organizations_of(session, who.account_id)]
 
@@ -49,7 +49,7 @@ async def my_organizations(who: Principal = Depends(current_principal), session:
 @router.post("/organizations", response_model=OrganizationRead, status_code=201)
 async def create_organization(body: OrganizationCreate, request: Request,
                               who: Principal = Depends(current_principal),
-                              session: AsyncSession = Depends(get_session)):
+                              session: AsyncSession = Depends(get_session, scope="function")):
     """A further organization; the caller is its legal representative (ORG-01)."""
     org = await request.app.state.organizations.create_organization(session, who.account_id, body.name, body.kind)
     return _read(org, "legal_representative")
@@ -57,7 +57,7 @@ async def create_organization(body: OrganizationCreate, request: Request,
 
 @router.get("/organizations/{organization_id}", response_model=OrganizationRead)
 async def organization(organization_id: Org, request: Request, who: Principal = Depends(current_principal),
-                       session: AsyncSession = Depends(get_session)):
+                       session: AsyncSession = Depends(get_session, scope="function")):
     """One organization of the caller; 404 for any other (existence is not revealed)."""
     org, role = await request.app.state.organizations.get_for_member(session, organization_id, who.account_id)
     return _read(org, role)
@@ -65,7 +65,7 @@ async def organization(organization_id: Org, request: Request, who: Principal = 
 
 @router.get("/me/current-organization", response_model=OrganizationRead)
 async def current_organization(request: Request, who: Principal = Depends(current_principal),
-                               session: AsyncSession = Depends(get_session)):
+                               session: AsyncSession = Depends(get_session, scope="function")):
     """The organization the caller used last (ORG-01); the API itself always
     takes the organization explicitly."""
     org, role = await request.app.state.organizations.current(session, who.account_id)
@@ -75,7 +75,7 @@ async def current_organization(request: Request, who: Principal = Depends(curren
 @router.put("/me/current-organization", response_model=OrganizationRead)
 async def switch_organization(body: CurrentOrganizationSet, request: Request,
                               who: Principal = Depends(current_principal),
-                              session: AsyncSession = Depends(get_session)):
+                              session: AsyncSession = Depends(get_session, scope="function")):
     """Switch to another of the caller's organizations (remembered as last used)."""
     org = await request.app.state.organizations.set_current(session, who.account_id, body.organization_id)
     _, role = await request.app.state.organizations.get_for_member(session, org.id, who.account_id)
@@ -85,7 +85,7 @@ async def switch_organization(body: CurrentOrganizationSet, request: Request,
 @router.get("/organizations/{organization_id}/members", response_model=list[MemberRead])
 async def members(organization_id: Org, request: Request, two_factor: bool | None = Query(None),
                   role: Role | None = Query(None), who: Principal = Depends(current_principal),
-                  session: AsyncSession = Depends(get_session)):
+                  session: AsyncSession = Depends(get_session, scope="function")):
     """Members with role, rights and 2FA status; `two_factor=false` lists those
     without 2FA (ORG-11). Administrators and legal representatives."""
     rows = await request.app.state.organizations.members(session, organization_id, who.account_id,
@@ -95,7 +95,7 @@ async def members(organization_id: Org, request: Request, two_factor: bool | Non
 
 @router.put("/organizations/{organization_id}/members/{account_id}/role", response_model=MemberRead)
 async def change_role(organization_id: Org, account_id: uuid.UUID, body: RoleChange, request: Request,
-                      who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                      who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """Change a member's role (ORG-03: only a legal representative grants or
     takes legal representative; the last one stays)."""
     member = await request.app.state.organizations.change_role(session, organization_id, who.account_id,
@@ -105,7 +105,7 @@ async def change_role(organization_id: Org, account_id: uuid.UUID, body: RoleCha
 
 @router.post("/organizations/{organization_id}/members/{account_id}/removal", status_code=204)
 async def remove_member(organization_id: Org, account_id: uuid.UUID, body: RemovalRequest, request: Request,
-                        who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                        who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """Remove a user (ORG-13): sign-in in the last 5 minutes, `confirm: true`,
     and for each product holding the user's data `transfer` (to a member) or
     `delete`. 422 `data_decision_required` lists the products to decide on."""
@@ -117,7 +117,7 @@ async def remove_member(organization_id: Org, account_id: uuid.UUID, body: Remov
 
 @router.post("/organizations/{organization_id}/leave", status_code=204)
 async def leave(organization_id: Org, request: Request, who: Principal = Depends(current_principal),
-                session: AsyncSession = Depends(get_session)):
+                session: AsyncSession = Depends(get_session, scope="function")):
     """Leave the organization (also allowed without 2FA when it requires 2FA, ORG-11)."""
     await request.app.state.organizations.leave(session, organization_id, who.account_id)
     return Response(status_code=204)
@@ -139,7 +139,7 @@ def invitation_read(invitation, now) -> InvitationRead:
 
 @router.post("/organizations/{organization_id}/invitations", response_model=InvitationRead, status_code=201)
 async def invite(organization_id: Org, body: InvitationCreate, request: Request,
-                 who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                 who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """Invite by e-mail with a role (ORG-04) and, for limited roles, initial
     rights and teams. The token is only mailed (InvitationCreated)."""
     invitation, _ = await request.app.state.invitations.invite(
@@ -151,7 +151,7 @@ async def invite(organization_id: Org, body: InvitationCreate, request: Request,
 
 @router.get("/organizations/{organization_id}/invitations", response_model=list[InvitationRead])
 async def invitations(organization_id: Org, request: Request, who: Principal = Depends(current_principal),
-                      session: AsyncSession = Depends(get_session)):
+                      session: AsyncSession = Depends(get_session, scope="function")):
     """Invitations of the organization with their status."""
     now = request.app.state.core.clock.now()
     return [invitation_read(i, now) for i in await request.app.state.invitations.list(
@@ -161,7 +161,7 @@ async def invitations(organization_id: Org, request: Request, who: Principal = D
 @router.delete("/organizations/{organization_id}/invitations/{invitation_id}", status_code=204)
 async def revoke_invitation(organization_id: Org, invitation_id: uuid.UUID, request: Request,
                             who: Principal = Depends(current_principal),
-                            session: AsyncSession = Depends(get_session)):
+                            session: AsyncSession = Depends(get_session, scope="function")):
     """Revoke a pending invitation; its token stops working."""
     await request.app.state.invitations.revoke(session, organization_id, who.account_id, invitation_id)
     return Response(status_code=204)
@@ -169,7 +169,7 @@ async def revoke_invitation(organization_id: Org, invitation_id: uuid.UUID, requ
 
 @router.get("/me/invitations", response_model=list[MyInvitationRead])
 async def my_invitations(request: Request, who: Principal = Depends(current_principal),
-                         session: AsyncSession = Depends(get_session)):
+                         session: AsyncSession = Depends(get_session, scope="function")):
     """Pending invitations to the caller's address (accept them with the mailed token)."""
     return [MyInvitationRead(id=i.id, organization_id=i.organization_id, organization_name=name, role=i.role,
                              expires_at=i.expires_at)
@@ -178,7 +178,7 @@ async def my_invitations(request: Request, who: Principal = Depends(current_prin
 
 @router.post("/invitations/accept", response_model=OrganizationRead)
 async def accept_invitation(body: InvitationAccept, request: Request, who: Principal = Depends(current_principal),
-                            session: AsyncSession = Depends(get_session)):
+                            session: AsyncSession = Depends(get_session, scope="function")):
     """Accept with the mailed token, signed in with the invited address (an
     existing account, or one created afterwards with that address)."""
     member = await request.app.state.invitations.accept(session, who, body.token)

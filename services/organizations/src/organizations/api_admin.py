@@ -23,7 +23,7 @@ LOGO_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 
 @router.put("/members/{account_id}/rights", response_model=MemberRead)
 async def set_rights(organization_id: uuid.UUID, account_id: uuid.UUID, body: RightsSet, request: Request,
-                     who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                     who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """Replace a member's own rights (ORG-06/08): per product (`use`, `manage`,
     `technical`, `statistics`, `fine:<name>` as the kind allows), per category
     (future products of it too), `full_access`, `accounting`."""
@@ -36,7 +36,7 @@ async def set_rights(organization_id: uuid.UUID, account_id: uuid.UUID, body: Ri
 
 @router.post("/members/{account_id}/full-access", response_model=MemberRead)
 async def full_access(organization_id: uuid.UUID, account_id: uuid.UUID, request: Request,
-                      who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                      who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """Full access with maximum rights in one call (ORG-06)."""
     member = await request.app.state.rights.grant_full_access(session, organization_id, who.account_id, account_id)
     return member_read(member, await session.get(AccountRef, account_id))
@@ -44,7 +44,7 @@ async def full_access(organization_id: uuid.UUID, account_id: uuid.UUID, request
 
 @router.post("/members/{account_id}/security-alert", status_code=202)
 async def security_alert(organization_id: uuid.UUID, account_id: uuid.UUID, request: Request,
-                         who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                         who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """E-mail one member a security alert about their account settings (ORG-11)."""
     await request.app.state.policy.send_security_alert(session, organization_id, who.account_id, account_id)
     return {"status": "queued"}
@@ -57,14 +57,14 @@ def _team(team) -> TeamRead:
 
 @router.get("/teams", response_model=list[TeamRead])
 async def teams(organization_id: uuid.UUID, request: Request, who: Principal = Depends(current_principal),
-                session: AsyncSession = Depends(get_session)):
+                session: AsyncSession = Depends(get_session, scope="function")):
     """Work teams of the organization (ORG-07)."""
     return [_team(t) for t in await request.app.state.rights.teams(session, organization_id, who.account_id)]
 
 
 @router.post("/teams", response_model=TeamRead, status_code=201)
 async def create_team(organization_id: uuid.UUID, body: TeamWrite, request: Request,
-                      who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                      who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """A work team linked to products with rights; members get the union of
     their own and their teams' grants (ORG-07)."""
     team = await request.app.state.rights.save_team(
@@ -75,7 +75,7 @@ async def create_team(organization_id: uuid.UUID, body: TeamWrite, request: Requ
 
 @router.put("/teams/{team_id}", response_model=TeamRead)
 async def update_team(organization_id: uuid.UUID, team_id: uuid.UUID, body: TeamWrite, request: Request,
-                      who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                      who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """Replace a team's name, members and grants."""
     team = await request.app.state.rights.save_team(
         session, organization_id, who.account_id, team_id=team_id, name=body.name, members=body.members,
@@ -85,7 +85,7 @@ async def update_team(organization_id: uuid.UUID, team_id: uuid.UUID, body: Team
 
 @router.delete("/teams/{team_id}", status_code=204)
 async def delete_team(organization_id: uuid.UUID, team_id: uuid.UUID, request: Request,
-                      who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                      who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     await request.app.state.rights.delete_team(session, organization_id, who.account_id, team_id)
     return Response(status_code=204)
 
@@ -97,7 +97,7 @@ def _product(product, rights) -> ProductRead:
 
 @router.get("/products", response_model=list[ProductRead])
 async def products(organization_id: uuid.UUID, request: Request, who: Principal = Depends(current_principal),
-                   session: AsyncSession = Depends(get_session)):
+                   session: AsyncSession = Depends(get_session, scope="function")):
     """The products the caller reaches, with the caller's rights (ORG-05/06)."""
     return [_product(p, r) for p, r in await request.app.state.products.visible(
         session, organization_id, who.account_id)]
@@ -111,7 +111,7 @@ async def _lock(request, session, organization_id, product_id, who, locked: bool
 
 @router.put("/products/{product_id}/lock", response_model=ProductRead)
 async def lock_product(organization_id: uuid.UUID, product_id: uuid.UUID, request: Request,
-                       who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                       who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """Lock the management of a product (ORG-10); administrators and legal
     representatives only; every member is told by mail."""
     return await _lock(request, session, organization_id, product_id, who, True)
@@ -119,14 +119,14 @@ async def lock_product(organization_id: uuid.UUID, product_id: uuid.UUID, reques
 
 @router.delete("/products/{product_id}/lock", response_model=ProductRead)
 async def unlock_product(organization_id: uuid.UUID, product_id: uuid.UUID, request: Request,
-                         who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                         who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """Lift the management lock (administrators and legal representatives only)."""
     return await _lock(request, session, organization_id, product_id, who, False)
 
 
 @router.put("/products/{product_id}/maintenance", response_model=ProductRead)
 async def maintenance(organization_id: uuid.UUID, product_id: uuid.UUID, body: MaintenanceSet, request: Request,
-                      who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                      who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """Mail services: maintenance mode instead of a lock (ORG-10)."""
     product = await request.app.state.products.set_maintenance(session, organization_id, who.account_id,
                                                                product_id, body.maintenance)
@@ -136,7 +136,7 @@ async def maintenance(organization_id: uuid.UUID, product_id: uuid.UUID, body: M
 @router.put("/policies/two-factor")
 async def two_factor_policy(organization_id: uuid.UUID, body: TwoFactorPolicySet, request: Request,
                             who: Principal = Depends(current_principal),
-                            session: AsyncSession = Depends(get_session)):
+                            session: AsyncSession = Depends(get_session, scope="function")):
     """Switch "2FA required" on (`confirm: true` needed) or off (ORG-11)."""
     org = await request.app.state.policy.set_two_factor_required(
         session, organization_id, who.account_id, required=body.required, confirm=body.confirm)
@@ -150,7 +150,7 @@ def _details(org) -> DetailsRead:
 
 @router.get("/details", response_model=DetailsRead)
 async def details(organization_id: uuid.UUID, request: Request, who: Principal = Depends(current_principal),
-                  session: AsyncSession = Depends(get_session)):
+                  session: AsyncSession = Depends(get_session, scope="function")):
     """The organization's details (any member)."""
     org, _ = await request.app.state.organizations.get_for_member(session, organization_id, who.account_id)
     return _details(org)
@@ -158,7 +158,7 @@ async def details(organization_id: uuid.UUID, request: Request, who: Principal =
 
 @router.put("/details", response_model=DetailsRead)
 async def update_details(organization_id: uuid.UUID, body: DetailsUpdate, request: Request,
-                         who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                         who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """Legal representative only; not for private organizations (ORG-12). The
     address decides the currency of future invoices (CH/LI: CHF, else EUR)."""
     org = await request.app.state.details.update(
@@ -170,7 +170,7 @@ async def update_details(organization_id: uuid.UUID, body: DetailsUpdate, reques
 @router.put("/logo", status_code=204, openapi_extra={"requestBody": {"required": True, "content": {
     t: {"schema": {"type": "string", "format": "binary"}} for t in LOGO_TYPES}}})
 async def upload_logo(organization_id: uuid.UUID, request: Request, who: Principal = Depends(current_principal),
-                      session: AsyncSession = Depends(get_session)):
+                      session: AsyncSession = Depends(get_session, scope="function")):
     """Upload the logo as the raw body (PNG, JPEG, GIF or WebP; size limited)."""
     limit = request.app.state.core.settings.logo_max_bytes
     data = b""
@@ -185,7 +185,7 @@ async def upload_logo(organization_id: uuid.UUID, request: Request, who: Princip
 
 @router.get("/logo", response_class=Response)
 async def logo(organization_id: uuid.UUID, request: Request, who: Principal = Depends(current_principal),
-               session: AsyncSession = Depends(get_session)):
+               session: AsyncSession = Depends(get_session, scope="function")):
     row = await request.app.state.details.logo(session, organization_id, who.account_id)
     return Response(row.data, media_type=row.content_type, headers={"X-Content-Type-Options": "nosniff"})
 
@@ -193,7 +193,7 @@ async def logo(organization_id: uuid.UUID, request: Request, who: Principal = De
 @router.get("/billing-addresses", response_model=list[BillingAddressRead])
 async def billing_addresses(organization_id: uuid.UUID, request: Request,
                             who: Principal = Depends(current_principal),
-                            session: AsyncSession = Depends(get_session)):
+                            session: AsyncSession = Depends(get_session, scope="function")):
     rows = await request.app.state.details.billing_addresses(session, organization_id, who.account_id)
     return [BillingAddressRead.model_validate(r, from_attributes=True) for r in rows]
 
@@ -201,7 +201,7 @@ async def billing_addresses(organization_id: uuid.UUID, request: Request,
 @router.post("/billing-addresses", response_model=BillingAddressRead, status_code=201)
 async def add_billing_address(organization_id: uuid.UUID, body: BillingAddressIn, request: Request,
                               who: Principal = Depends(current_principal),
-                              session: AsyncSession = Depends(get_session)):
+                              session: AsyncSession = Depends(get_session, scope="function")):
     """A further billing address (ORG-12), legal representative only."""
     row = await request.app.state.details.add_billing_address(session, organization_id, who.account_id,
                                                               body.model_dump())
@@ -211,7 +211,7 @@ async def add_billing_address(organization_id: uuid.UUID, body: BillingAddressIn
 @router.delete("/billing-addresses/{address_id}", status_code=204)
 async def remove_billing_address(organization_id: uuid.UUID, address_id: uuid.UUID, request: Request,
                                  who: Principal = Depends(current_principal),
-                                 session: AsyncSession = Depends(get_session)):
+                                 session: AsyncSession = Depends(get_session, scope="function")):
     await request.app.state.details.remove_billing_address(session, organization_id, who.account_id, address_id)
     return Response(status_code=204)
 
@@ -219,7 +219,7 @@ async def remove_billing_address(organization_id: uuid.UUID, address_id: uuid.UU
 @router.post("/deletion", status_code=204)
 async def delete_organization(organization_id: uuid.UUID, body: DeletionRequest, request: Request,
                               who: Principal = Depends(current_principal),
-                              session: AsyncSession = Depends(get_session)):
+                              session: AsyncSession = Depends(get_session, scope="function")):
     """Delete the organization (ORG-14): legal representative, sign-in in the
     last 5 minutes, `confirm: true`; 409 `organization_not_deletable` lists
     the unmet conditions (products, other members, unpaid invoices, prepaid

@@ -37,7 +37,7 @@ def _offer_read(offer, prices, later) -> OfferRead:
 
 @router.get("/catalogue/offers", response_model=list[OfferRead])
 async def list_offers(request: Request, kind: str | None = Query(default=None, max_length=40),
-                      _: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                      _: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """The catalogue: every offer (or those of one product kind) with the
     prices in force now, per currency and billing period, in minor units."""
     return [_offer_read(*row) for row in await catalogue_of(request).listing(session, kind)]
@@ -45,7 +45,7 @@ async def list_offers(request: Request, kind: str | None = Query(default=None, m
 
 @router.get("/catalogue/offers/{code}", response_model=OfferRead)
 async def get_offer(request: Request, code: str = OfferCode, _: Principal = Depends(current_principal),
-                    session: AsyncSession = Depends(get_session)):
+                    session: AsyncSession = Depends(get_session, scope="function")):
     """One offer with its current and announced prices (404 `offer_not_found`)."""
     catalogue = catalogue_of(request)
     offer = await catalogue.offer(session, code)
@@ -55,7 +55,7 @@ async def get_offer(request: Request, code: str = OfferCode, _: Principal = Depe
 
 @router.post("/catalogue/offers/{code}/prices", response_model=PriceRead, status_code=201)
 async def add_price(body: PriceCreate, request: Request, code: str = OfferCode,
-                    who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                    who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """Operators (scope `billing`): a new price version of an offer. It
     applies to invoices issued from `valid_from` on; earlier invoices keep
     theirs. 409 `price_version_exists`, 422 `price_valid_from_in_past`."""
@@ -77,7 +77,7 @@ def _renewal_read(item: RenewalItem) -> RenewalRead:
 
 @router.get("/organizations/{organization_id}/renewals", response_model=RenewalPage)
 async def renewals(organization_id: uuid.UUID, request: Request, show_all: bool = False,
-                   who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                   who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """BIL-04: the organization's products due for renewal in the next two
     months (`show_all=true`: all of them), soonest first, with the price of
     the next term. Legal representatives, administrators and holders of the
@@ -90,7 +90,7 @@ async def renewals(organization_id: uuid.UUID, request: Request, show_all: bool 
 
 @router.get("/organizations/{organization_id}/subscriptions/{product_id}", response_model=SubscriptionRead)
 async def get_subscription(organization_id: uuid.UUID, product_id: uuid.UUID, request: Request,
-                           who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                           who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """One product's subscription (404 `subscription_not_found`)."""
     sub, _ = await subscriptions_of(request).owned(session, organization_id, who.account_id, product_id)
     return SubscriptionRead.model_validate(sub)
@@ -99,7 +99,7 @@ async def get_subscription(organization_id: uuid.UUID, product_id: uuid.UUID, re
 @router.patch("/organizations/{organization_id}/subscriptions/{product_id}", response_model=SubscriptionRead)
 async def update_subscription(organization_id: uuid.UUID, product_id: uuid.UUID, body: SubscriptionUpdate,
                               request: Request, who: Principal = Depends(current_principal),
-                              session: AsyncSession = Depends(get_session)):
+                              session: AsyncSession = Depends(get_session, scope="function")):
     """BIL-04 auto-renew in one switch, DOM-06 Renewal Warranty, BIL-05 billing
     period. A new period never touches the paid term: it applies from its end
     and takes effect with the payment of the invoice at that period

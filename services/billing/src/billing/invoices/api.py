@@ -52,7 +52,7 @@ def _pdf(content: bytes, filename: str) -> Response:
 @router.get("/invoices", response_model=InvoicePage)
 async def list_invoices(organization_id: uuid.UUID, request: Request, selection: InvoiceFilter = Depends(_filter),
                         page: int = Query(1, ge=1, le=1_000_000), page_size: int = Query(20, ge=1, le=100),
-                        who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                        who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """The organization's invoices and credit notes, newest first; filter by
     status (pending = open, paid, cancelled, refunded) and issue dates (inclusive)."""
     await invoices_of(request).account_for(session, organization_id, who.account_id)
@@ -64,7 +64,7 @@ async def list_invoices(organization_id: uuid.UUID, request: Request, selection:
 
 @router.get("/invoices.csv", response_class=StreamingResponse)
 async def export_csv(organization_id: uuid.UUID, request: Request, selection: InvoiceFilter = Depends(_filter),
-                     who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                     who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """The filtered selection as CSV (UTF-8, one row per invoice)."""
     await invoices_of(request).account_for(session, organization_id, who.account_id)
     items, _ = await repo.list_invoices(session, organization_id, selection)
@@ -74,7 +74,7 @@ async def export_csv(organization_id: uuid.UUID, request: Request, selection: In
 
 @router.post("/invoices/export-email", response_model=ExportAccepted, status_code=202)
 async def export_by_email(organization_id: uuid.UUID, body: ExportRequest, request: Request,
-                          who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                          who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """Send the filtered selection as a CSV attachment to the caller's e-mail
     address (through notifications); at most 256 KiB of CSV, else 422 export_too_large."""
     await invoices_of(request).account_for(session, organization_id, who.account_id)
@@ -92,7 +92,7 @@ async def export_by_email(organization_id: uuid.UUID, body: ExportRequest, reque
 
 @router.get("/invoices/{invoice_id}", response_model=InvoiceRead)
 async def get_invoice(organization_id: uuid.UUID, invoice_id: uuid.UUID, request: Request,
-                      who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                      who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """One invoice or credit note with its lines."""
     return InvoiceRead.model_validate(await _invoice(request, session, organization_id, invoice_id, who))
 
@@ -100,7 +100,7 @@ async def get_invoice(organization_id: uuid.UUID, invoice_id: uuid.UUID, request
 @router.get("/invoices/{invoice_id}/pdf", response_class=Response, responses={200: {"content": {PDF: {}}}})
 async def invoice_pdf(organization_id: uuid.UUID, invoice_id: uuid.UUID, request: Request,
                       language: Language | None = None, who: Principal = Depends(current_principal),
-                      session: AsyncSession = Depends(get_session)):
+                      session: AsyncSession = Depends(get_session, scope="function")):
     """The final invoice (or credit note) as PDF, once paid (409
     invoice_not_paid before: an open invoice has its payment slip instead)."""
     invoice = await _invoice(request, session, organization_id, invoice_id, who)
@@ -115,7 +115,7 @@ async def invoice_pdf(organization_id: uuid.UUID, invoice_id: uuid.UUID, request
             responses={200: {"content": {PDF: {}}}})
 async def payment_slip(organization_id: uuid.UUID, invoice_id: uuid.UUID, request: Request,
                        language: Language | None = None, who: Principal = Depends(current_principal),
-                       session: AsyncSession = Depends(get_session)):
+                       session: AsyncSession = Depends(get_session, scope="function")):
     """An open invoice to pay by bank transfer: CHF with the Swiss QR-bill
     payment part (QR reference), EUR with IBAN and ISO 11649 creditor reference."""
     invoice = await _invoice(request, session, organization_id, invoice_id, who)
@@ -129,7 +129,7 @@ async def payment_slip(organization_id: uuid.UUID, invoice_id: uuid.UUID, reques
 
 @router.get("/invoices/{invoice_id}/facturx", response_class=Response, responses={200: {"content": {PDF: {}}}})
 async def invoice_facturx(organization_id: uuid.UUID, invoice_id: uuid.UUID, request: Request,
-                          who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                          who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """The paid invoice of a business as Factur-X (PDF/A-3 with EN 16931 XML, profile BASIC)."""
     invoice = await _invoice(request, session, organization_id, invoice_id, who)
     if not invoice.buyer_is_business:
@@ -144,7 +144,7 @@ async def invoice_facturx(organization_id: uuid.UUID, invoice_id: uuid.UUID, req
 @router.get("/invoice-details", response_model=InvoiceDetails)
 async def get_invoice_details(organization_id: uuid.UUID, request: Request,
                               who: Principal = Depends(current_principal),
-                              session: AsyncSession = Depends(get_session)):
+                              session: AsyncSession = Depends(get_session, scope="function")):
     """VAT number and language that invoices to the organization use."""
     account = await invoices_of(request).account_for(session, organization_id, who.account_id)
     return InvoiceDetails(vat_number=account.vat_number, language=account.language)
@@ -153,7 +153,7 @@ async def get_invoice_details(organization_id: uuid.UUID, request: Request,
 @router.put("/invoice-details", response_model=InvoiceDetails)
 async def set_invoice_details(organization_id: uuid.UUID, body: InvoiceDetails, request: Request,
                               who: Principal = Depends(current_principal),
-                              session: AsyncSession = Depends(get_session)):
+                              session: AsyncSession = Depends(get_session, scope="function")):
     """VAT number (checked for the billing country: EU VAT numbers decide
     reverse charge) and language of future invoices."""
     account = await invoices_of(request).account_for(session, organization_id, who.account_id)
@@ -164,7 +164,7 @@ async def set_invoice_details(organization_id: uuid.UUID, body: InvoiceDetails, 
 
 @router.post("/proforma", response_class=Response, responses={200: {"content": {PDF: {}}}})
 async def create_proforma(organization_id: uuid.UUID, body: ProFormaRequest, request: Request,
-                          who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                          who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """A pro forma PDF (no legal value, own PF- series) for open invoices
     and/or offers priced from the catalogue, before paying (BIL-07)."""
     invoices = invoices_of(request)
@@ -178,7 +178,7 @@ async def create_proforma(organization_id: uuid.UUID, body: ProFormaRequest, req
 
 @router.post("/prepaid/transfer-slip", response_model=TopUpSlip)
 async def transfer_slip(organization_id: uuid.UUID, request: Request, who: Principal = Depends(current_principal),
-                        session: AsyncSession = Depends(get_session)):
+                        session: AsyncSession = Depends(get_session, scope="function")):
     """The organization's reference for topping up the prepaid balance by
     bank transfer (the same every time), with the QR-bill for CHF."""
     invoices = invoices_of(request)

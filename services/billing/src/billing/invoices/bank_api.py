@@ -32,7 +32,7 @@ def _prepaid(request: Request):
 @router.post("/bank/camt054", response_model=BankImportRead,
              openapi_extra={"requestBody": {"content": {"application/xml": {"schema": {"type": "string"}}}}})
 async def import_camt054(request: Request, who: Principal = Depends(operator),
-                         session: AsyncSession = Depends(get_session)):
+                         session: AsyncSession = Depends(get_session, scope="function")):
     """Import the bank's ISO 20022 camt.054 credit notification (XML body):
     credits with the reference and exact amount of an open invoice pay it,
     top-up references credit the prepaid balance, the rest waits in the
@@ -48,7 +48,7 @@ async def import_camt054(request: Request, who: Principal = Depends(operator),
 
 @router.get("/bank/unmatched", response_model=BankPaymentPage)
 async def unmatched(page: int = Query(1, ge=1, le=1_000_000), page_size: int = Query(50, ge=1, le=200),
-                    who: Principal = Depends(operator), session: AsyncSession = Depends(get_session)):
+                    who: Principal = Depends(operator), session: AsyncSession = Depends(get_session, scope="function")):
     """Bank credits waiting for a person (oldest first), with why they did not match."""
     items, total = await repo.unmatched_payments(session, offset=(page - 1) * page_size, limit=page_size)
     return BankPaymentPage(items=[BankPaymentRead.model_validate(i) for i in items], total=total, page=page,
@@ -57,7 +57,7 @@ async def unmatched(page: int = Query(1, ge=1, le=1_000_000), page_size: int = Q
 
 @router.post("/bank/payments/{payment_id}/assign", response_model=BankPaymentRead)
 async def assign(payment_id: uuid.UUID, body: AssignRequest, request: Request, who: Principal = Depends(operator),
-                 session: AsyncSession = Depends(get_session)):
+                 session: AsyncSession = Depends(get_session, scope="function")):
     """Assign a queued credit to an open invoice (same currency, exact
     amount) or to an organization's prepaid balance (same currency)."""
     payment = await request.app.state.bank_transfers.assign(
@@ -68,14 +68,14 @@ async def assign(payment_id: uuid.UUID, body: AssignRequest, request: Request, w
 
 @router.post("/invoices/{invoice_id}/cancel", response_model=InvoiceRead)
 async def cancel(invoice_id: uuid.UUID, body: CancelRequest, request: Request, who: Principal = Depends(operator),
-                 session: AsyncSession = Depends(get_session)):
+                 session: AsyncSession = Depends(get_session, scope="function")):
     """Cancel an open invoice; its number stays taken (the series has no gaps)."""
     return InvoiceRead.model_validate(await request.app.state.invoices.cancel(session, invoice_id, body.reason))
 
 
 @router.post("/invoices/{invoice_id}/refunds", response_model=InvoiceRead, status_code=201)
 async def refund(invoice_id: uuid.UUID, body: RefundRequest, request: Request, who: Principal = Depends(operator),
-                 session: AsyncSession = Depends(get_session)):
+                 session: AsyncSession = Depends(get_session, scope="function")):
     """Refund (part of) a paid invoice to the prepaid balance: returns the credit note."""
     note = await request.app.state.invoices.refund(session, invoice_id, body.amount_minor, body.reason,
                                                    _prepaid(request))

@@ -37,7 +37,7 @@ class OperatorScopeRequired(Forbidden):
 
 
 @router.post("/webhooks/{provider}", response_model=WebhookAnswer)
-async def webhook(provider: str, request: Request, session: AsyncSession = Depends(get_session)):
+async def webhook(provider: str, request: Request, session: AsyncSession = Depends(get_session, scope="function")):
     """A payment provider's webhook: signed (HMAC-SHA256 over "timestamp.body"),
     at most 5 minutes old, each id once (409 webhook_replayed)."""
     webhooks = request.app.state.webhooks
@@ -55,7 +55,7 @@ def local_provider(request: Request) -> LocalCardProvider:
 
 @router.post("/local/challenges/{payment_id}", response_model=WebhookAnswer)
 async def local_challenge(payment_id: str, body: Outcome, request: Request,
-                          _who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                          _who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """Local provider only: the cardholder completes (or fails) the 3-D Secure
     challenge of `payment_id`; the provider then sends its signed webhook."""
     provider = local_provider(request)
@@ -66,7 +66,7 @@ async def local_challenge(payment_id: str, body: Outcome, request: Request,
 
 @router.post("/local/settlements/{provider_ref}", response_model=WebhookAnswer)
 async def local_settlement(provider_ref: str, body: Outcome, request: Request,
-                           who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                           who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """Local provider only, operators (scope billing): a refund to a card
     (lre_…) or a bank payout (lpo_…) is confirmed or fails, by signed webhook."""
     if "billing" not in who.scopes:

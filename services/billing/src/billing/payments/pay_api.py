@@ -28,7 +28,7 @@ class PaymentNotFound(NotFound):
              responses={202: {"description": "3-D Secure: complete it at action_url; nothing is paid until then"},
                         402: {"description": "The card was declined: nothing was paid, the balance is untouched"}})
 async def pay(organization_id: uuid.UUID, body: PaymentIn, request: Request,
-              who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session),
+              who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function"),
               _key: str | None = IDEMPOTENCY):
     """Pay open invoices and upcoming renewals together: the prepaid balance
     (use_prepaid) covers the whole or a part, the card the rest; all of them
@@ -49,7 +49,7 @@ async def pay(organization_id: uuid.UUID, body: PaymentIn, request: Request,
 
 @router.get("/{payment_id}", response_model=PaymentRead)
 async def payment(organization_id: uuid.UUID, payment_id: uuid.UUID, request: Request,
-                  who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                  who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """One payment's state (e.g. after 3-D Secure)."""
     await allowed(request, session, organization_id, who)
     row = await session.get(PaymentAttempt, payment_id)

@@ -30,7 +30,7 @@ async def allowed(request: Request, session: AsyncSession, organization_id: uuid
 
 @router.get("", response_model=BalanceRead)
 async def balance(organization_id: uuid.UUID, request: Request, who: Principal = Depends(current_principal),
-                  session: AsyncSession = Depends(get_session)):
+                  session: AsyncSession = Depends(get_session, scope="function")):
     """The prepaid balance (BIL-02)."""
     await allowed(request, session, organization_id, who)
     balance_minor, currency = await request.app.state.prepaid.balance(session, organization_id)
@@ -40,7 +40,7 @@ async def balance(organization_id: uuid.UUID, request: Request, who: Principal =
 @router.get("/entries", response_model=EntriesPage)
 async def entries(organization_id: uuid.UUID, request: Request, limit: int = Query(50, ge=1, le=200),
                   before_seq: int | None = Query(None, ge=1, le=2**31 - 1), who: Principal = Depends(current_principal),
-                  session: AsyncSession = Depends(get_session)):
+                  session: AsyncSession = Depends(get_session, scope="function")):
     """The ledger, newest first: every movement with its cause and the balance after it."""
     await allowed(request, session, organization_id, who)
     rows = await request.app.state.prepaid.entries(session, organization_id, limit=limit, before_seq=before_seq)
@@ -52,7 +52,7 @@ async def entries(organization_id: uuid.UUID, request: Request, limit: int = Que
              responses={202: {"description": "3-D Secure: complete it at action_url"},
                         402: {"description": "The card was declined or lacks funds; nothing was credited"}})
 async def top_up(organization_id: uuid.UUID, body: TopUpIn, request: Request,
-                 who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session),
+                 who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function"),
                  _key: str | None = IDEMPOTENCY):
     """Top up the prepaid balance by card, within the per-top-up and daily limits."""
     async def work(reference: str) -> tuple[int, dict]:
@@ -67,7 +67,7 @@ async def top_up(organization_id: uuid.UUID, body: TopUpIn, request: Request,
 
 @router.get("/top-ups/{top_up_id}", response_model=TopUpRead)
 async def top_up_status(organization_id: uuid.UUID, top_up_id: uuid.UUID, request: Request,
-                        who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session)):
+                        who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function")):
     """One top-up's state (e.g. after 3-D Secure)."""
     await allowed(request, session, organization_id, who)
     row = await repo.top_up(session, organization_id, top_up_id)
@@ -78,7 +78,7 @@ async def top_up_status(organization_id: uuid.UUID, top_up_id: uuid.UUID, reques
 
 @router.post("/withdrawals", response_model=WithdrawalRead, status_code=202)
 async def withdraw(organization_id: uuid.UUID, body: WithdrawalIn, request: Request,
-                   who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session),
+                   who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function"),
                    _key: str | None = IDEMPOTENCY):
     """Withdraw (part of) the balance (BIL-10): debited at once, paid out to
     the cards it came from or to an IBAN, pending until the provider confirms."""
@@ -96,7 +96,7 @@ async def withdraw(organization_id: uuid.UUID, body: WithdrawalIn, request: Requ
 @router.get("/withdrawals/{withdrawal_id}", response_model=WithdrawalRead)
 async def withdrawal_status(organization_id: uuid.UUID, withdrawal_id: uuid.UUID, request: Request,
                             who: Principal = Depends(current_principal),
-                            session: AsyncSession = Depends(get_session)):
+                            session: AsyncSession = Depends(get_session, scope="function")):
     """One withdrawal's state and its payouts."""
     await allowed(request, session, organization_id, who)
     row = await repo.withdrawal(session, organization_id, withdrawal_id)

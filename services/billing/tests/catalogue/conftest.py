@@ -3,21 +3,18 @@ and on a real PostgreSQL, a frozen business clock, an organization with its
 legal representative."""
 from __future__ import annotations
 
-import json
 import uuid
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from billing.config import Settings
 from billing.main import create_app
-from billing.models import outbox_table
 from manager_shared.clock import FrozenClock
 from manager_shared.events import MemberAdded, OrganizationCreated, ProductProvisioned
-from manager_shared.testing.fixtures import feed
+from manager_shared.testing.fixtures import feed, recorded as shared_recorded
 from manager_shared.testing.tokens import TestTokens
 
 
@@ -73,11 +70,8 @@ async def _provision(app, org: uuid.UUID, kind: str = "domain", name: str = "exa
 
 
 async def _recorded(app, event_type: str) -> list[dict]:
-    """Payloads of the events of this type in billing's outbox."""
-    async with app.state.runtime.db.transaction() as s:
-        rows = (await s.execute(sa.select(outbox_table.c.payload).where(outbox_table.c.type == event_type)
-                                .order_by(outbox_table.c.id))).scalars().all()
-    return [json.loads(r) for r in rows]
+    """The events of this type in billing's outbox, as their JSON bodies."""
+    return [event.model_dump(mode="json") for event in await shared_recorded(app, event_type)]
 
 
 @pytest.fixture

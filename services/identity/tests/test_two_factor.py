@@ -68,15 +68,17 @@ async def test_idn_14a_enrol_totp_then_sign_in_needs_it_and_a_code_works_once(cl
     r = await client.post(f"/v1/me/2fa/totp/{enrol['id']}/confirm", headers=auth, json={"code": "000000"
                           if app.now() != "000000" else "111111"})
     assert (r.status_code, r.json()["code"]) == (422, "invalid_code")
+    confirmed = app.now()
     codes = (await client.post(f"/v1/me/2fa/totp/{enrol['id']}/confirm", headers=auth,
-                               json={"code": app.now()})).json()["emergency_codes"]
+                               json={"code": confirmed})).json()["emergency_codes"]
     assert len(codes) == 10
     assert [m["name"] for m in (await client.get("/v1/me/2fa", headers=auth)).json()] == ["Phone"]
 
     challenge = (await _sign_in(client)).json()
     assert challenge["mfa_required"] is True and "access_token" not in challenge
-    # the confirmation used this step's code: the same code cannot be replayed
-    r = await client.post("/v1/sessions/mfa", json={"mfa_token": challenge["mfa_token"], "code": app.now()})
+    # the confirmation used this code: the same code cannot be replayed (the very code, not app.now(),
+    # which is a fresh code if a 30 s step boundary passed since the confirmation)
+    r = await client.post("/v1/sessions/mfa", json={"mfa_token": challenge["mfa_token"], "code": confirmed})
     assert (r.status_code, r.json()["code"]) == (401, "invalid_second_factor")
     # an emergency code works, once, and the owner is told
     r = await client.post("/v1/sessions/mfa", json={"mfa_token": challenge["mfa_token"],

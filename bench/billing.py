@@ -186,10 +186,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measured(base: str, pid: int, calls: list, clients: int) -> dict:
-    """`load`, plus the server process's CPU time per request."""
+def measured(base: str, pid: int, calls: list, clients: int, profile: Path | None = None) -> dict:
+    """`load`, plus the server process's CPU time per request; with
+    `profile`, py-spy samples the server meanwhile (collapsed stacks)."""
+    spy = None
+    if profile is not None:
+        import shutil
+
+        spy = subprocess.Popen([shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")), "record",
+                                "--pid", str(pid), "--format", "raw", "--rate", "200", "--nonblocking",
+                                "--output", str(profile)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)  # py-spy attaches
     before = cpu_seconds(pid)
     result = asyncio.run(load(base, calls, clients))
+    if spy is not None:
+        spy.send_signal(2)
+        spy.wait(30)
     result["server_cpu_ms_per_request"] = round((cpu_seconds(pid) - before) * 1000 / len(calls), 1)
     return result
 
@@ -282,7 +294,7 @@ def pgbench(url: str, accounts: int, clients: int, seconds: int, amount: int) ->
 
 
 def bench_debits(broker: TansuBroker, pg, clients: int, invoices: int, hot_invoices: int, orgs: int,
-                 seconds: int) -> dict:
+                 seconds: int, profile: Path | None = None) -> dict:
     from billing.config import Settings
 
     tokens = TestTokens()
@@ -302,7 +314,8 @@ def bench_debits(broker: TansuBroker, pg, clients: int, invoices: int, hot_invoi
         wait_ready(svc)
         warm = asyncio.run(load(svc.url, calls_for(spread, tokens, slice(0, 2)), clients))
         assert warm["statuses"] == {"201": warmup}, warm
-        api_spread = measured(svc.url, svc.process.pid, calls_for(spread, tokens, slice(2, per_org)), clients)
+        api_spread = measured(svc.url, svc.process.pid, calls_for(spread, tokens, slice(2, per_org)), clients,
+                              profile)
         print(f"API spread: {api_spread}", flush=True)
         api_hot = measured(svc.url, svc.process.pid, calls_for([hot], tokens, slice(None)), clients)
         print(f"API hot: {api_hot}", flush=True)
@@ -375,9 +388,12 @@ def bench_pdfs(n: int) -> dict:
     profile.disable()
     stats = pstats.Stats(profile).stats
     total = sum(tt for _, _, tt, _, _ in stats.values())
-    parts = {"fonts parsed (fpdf add_font)": ("fpdf/fonts.py", "__init__"),
-             "fonts subset and written (fpdf output)": ("fpdf/output.py", "_add_fonts"),
-             "QR code: mask selection (qrcode best_mask_pattern)": ("qrcode/main.py", "best_mask_pattern"),
+    # the same labels as before, measured where that work is done now: fonts are parsed once per process
+    # and cloned per document (pdf_fonts.add_shared_font), subset by our producer (pdf_fonts._add_fonts),
+    # masks scored by billing.invoices.qrmatrix.penalty
+    parts = {"fonts parsed (fpdf add_font)": ("pdf_fonts.py", "add_shared_font"),
+             "fonts subset and written (fpdf output)": ("pdf_fonts.py", "_add_fonts"),
+             "QR code: mask selection (qrcode best_mask_pattern)": ("qrmatrix.py", "penalty"),
              "QR code: whole image (qr_image)": ("qrbill.py", "qr_image")}
     shares = {label: round(max((ct for (file, _, func), (_, _, _, ct, _) in stats.items()
                                 if file.endswith(suffix) and func == name), default=0) / total, 2)
@@ -400,6 +416,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="pgbench duration")
     parser.add_argument("--pdfs", type=int, default=200)
     parser.add_argument("--only", choices=("debits", "pdfs"))
+    parser.add_argument("--profile", type=Path, help="py-spy's collapsed stacks of the server (spread load) here")
     args = parser.parse_args()
     results = {"machine": {"cpus": os.cpu_count(), "python": pyplatform.python_version(),
                            "platform": pyplatform.platform()},
@@ -411,7 +428,7 @@ def main() -> None:
         pg = PostgresServer().start()
         try:
             results["prepaid_debits"] = bench_debits(broker, pg, args.clients, args.invoices, args.hot, args.orgs,
-                                                     args.seconds)
+                                                     args.seconds, args.profile)
         finally:
             pg.stop()
             broker.stop()

@@ -147,3 +147,60 @@ async def test_x_02_a_failing_deferred_step_rolls_the_unit_of_work_back(db):
             await session.execute(thing.insert().values(name="needs its summary"))
             before_commit(session, "summary", fails)
     assert await _names(db) == []
+
+
+async def test_x_02_a_connection_the_server_closed_is_replaced_at_checkout(postgres):
+    """No pool_pre_ping (three round trips per checkout with asyncpg): a
+    pooled connection whose backend was terminated (a restart, an idle
+    timeout) is dropped when taken from the pool, and the unit of work runs
+    on a fresh one instead of failing."""
+    import asyncpg
+
+    url = postgres.create_database("x02_closed")
+    database = Database(url)
+    try:
+        async with database.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        async with database.transaction() as session:  # one connection now idles in the pool
+            pid = (await session.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one()
+            driver = (await (await session.connection()).get_raw_connection()).driver_connection
+        admin = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await admin.close()
+        for _ in range(500):  # until the event loop has read the server's goodbye
+            if driver.is_closed():
+                break
+            await asyncio.sleep(0.01)
+        assert driver.is_closed()
+        async with database.transaction() as session:
+            await session.execute(thing.insert().values(name="after"))
+            assert (await session.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one() != pid
+        assert await _names(database) == ["after"]
+    finally:
+        await database.dispose()
+
+
+async def test_x_02_autocommit_statements_commit_one_by_one(db):
+    async with db.autocommit() as conn:
+        await conn.execute(thing.insert().values(name="kept"))
+    assert await _names(db) == ["kept"]
+
+
+async def test_x_02_write_lock_serialises_check_then_write_units_of_work(db):
+    """Two units of work each read "is there a row?" then write one if not:
+    with write_lock first (SQLite's write lock; on PostgreSQL the caller's
+    row locks do this), the second sees the first's row on SQLite."""
+    from manager_shared.db import write_lock
+
+    async def once(name: str) -> None:
+        async with db.transaction() as session:
+            await write_lock(session)
+            if not (await session.execute(sa.select(sa.func.count()).select_from(thing))).scalar_one():
+                await asyncio.sleep(0.05)  # the other unit of work runs meanwhile
+                await session.execute(thing.insert().values(name=name))
+
+    await asyncio.gather(once("a"), once("b"))
+    names = await _names(db)
+    assert len(names) == (1 if db.is_sqlite else 2)

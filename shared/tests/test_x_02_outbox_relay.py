@@ -277,7 +277,51 @@ async def test_x_02_an_idle_relay_waits_instead_of_polling(db):
         await asyncio.sleep(0.5)
     finally:
         await relay.stop()
-    assert 1 <= batches <= 4, batches  # start, the woken batch and its empty follow-up: no busy loop
+    assert 1 <= batches <= 3, batches  # start and the woken batch (no empty follow-up): no busy loop
+
+
+async def test_x_02_a_woken_relay_drains_full_batches_without_waiting_for_its_timer(db):
+    # 7 events, batches of 3: one wake publishes 3 + 3 + 1 in a row (a full
+    # batch means there may be more); the short last batch ends the round.
+    await _record(db, *[_event(i) for i in range(7)])
+    broker = Broker()
+    relay = OutboxRelay(db, T, broker, service=_service(), batch_size=3, idle_interval=30)
+    sizes = []
+    original = relay.publish_pending
+
+    async def counted():
+        sizes.append(await original())
+        return sizes[-1]
+
+    relay.publish_pending = counted
+    relay.start()
+    try:
+        assert await _until(lambda: _true(len(broker.sent) == 7), timeout=1.5)
+        await asyncio.sleep(0.2)
+    finally:
+        await relay.stop()
+    assert sizes == [3, 3, 1], sizes
+
+
+async def test_x_02_a_batch_of_exactly_the_batch_size_is_followed_by_another_look(db):
+    await _record(db, *[_event(i) for i in range(6)])
+    broker = Broker()
+    relay = OutboxRelay(db, T, broker, service=_service(), batch_size=3, idle_interval=30)
+    sizes = []
+    original = relay.publish_pending
+
+    async def counted():
+        sizes.append(await original())
+        return sizes[-1]
+
+    relay.publish_pending = counted
+    relay.start()
+    try:
+        assert await _until(lambda: _true(len(broker.sent) == 6), timeout=1.5)
+        assert await _until(lambda: _true(len(sizes) == 3), timeout=1.5)
+    finally:
+        await relay.stop()
+    assert sizes == [3, 3, 0], sizes
 
 
 async def test_x_02_relay_backs_off_exponentially_while_the_broker_is_down(db, monkeypatch):

@@ -188,7 +188,10 @@ class OutboxRelay:
         while True:
             self._wake.clear()  # before reading, so a commit during the batch is not missed
             try:
-                while await self.publish_pending():
+                # A short batch drained the table as of its read; what committed
+                # since has set the wake flag (cleared above), so no empty
+                # round of queries just to learn there is nothing more.
+                while await self.publish_pending() >= self.batch_size:
                     pass
                 if loop.time() - gauges_at >= 1.0:  # keep the hot path to one query
                     await self.refresh_gauges()

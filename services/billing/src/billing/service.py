@@ -56,7 +56,9 @@ class BillingService:
                           account_id: uuid.UUID) -> BillingAccount:
         """Legal representatives, administrators and members with the
         accounting right (ORG-08), from the local access projection (ORG-09)."""
-        allowed = await self.access.check(session, account_id, organization_id, "accounting")
+        # the projection and the block status in one statement (this is on every money request's path)
+        allowed = await self.access.check_in_one_read(await session.connection(), account_id, organization_id,
+                                                      "accounting")
         account = await repo.billing_account(session, organization_id)
         if not allowed or account is None:
             raise BillingAccountNotFound()

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from manager_shared.clock import Clock
+from manager_shared.db import write_lock
 from manager_shared.errors import Conflict, DomainError
 from manager_shared.events import PaymentActionRequired, PaymentCompleted, PaymentFailed
 from manager_shared.metrics import BUSINESS_EVENTS
@@ -54,22 +55,29 @@ class Payments:
 
     async def pay(self, session: AsyncSession, organization_id: uuid.UUID, invoice_ids: list[uuid.UUID], *,
                   use_prepaid: bool, card_token: str | None, reference: str) -> tuple[PaymentAttempt, str | None]:
-        now = self.clock.now()
-        attempt = PaymentAttempt(organization_id=organization_id, invoice_ids="[]", currency="CHF", prepaid_minor=0,
-                                 card_minor=0, status="pending", created_at=now, expires_at=now + self.pending_for)
-        session.add(attempt)
-        await session.flush()  # on SQLite the write lock from here: the checks below see no concurrent payment
+        await write_lock(session)  # SQLite: the checks below see no concurrent payment
         invoices = await self.invoices.payable(session, organization_id, invoice_ids)
-        await self._not_held(session, organization_id, attempt.id, {i.id for i in invoices})
+        await self._not_held(session, organization_id, {i.id for i in invoices})
         currencies = {i.currency for i in invoices}
         if len(currencies) != 1:
             raise MixedCurrencies()
-        attempt.currency, total = currencies.pop(), sum(i.total_minor for i in invoices)
-        attempt.invoice_ids = json.dumps([str(i.id) for i in invoices])
+        now, currency = self.clock.now(), currencies.pop()
+        total, prepaid_minor = sum(i.total_minor for i in invoices), 0
         if use_prepaid:
             balance, held_currency = await ledger.balance(session, organization_id, lock=True)
-            attempt.prepaid_minor = min(balance, total) if held_currency == attempt.currency else 0
-        attempt.card_minor = total - attempt.prepaid_minor
+            prepaid_minor = min(balance, total) if held_currency == currency else 0
+        attempt = PaymentAttempt(organization_id=organization_id, invoice_ids=json.dumps([str(i.id) for i in invoices]),
+                                 currency=currency, prepaid_minor=prepaid_minor, card_minor=total - prepaid_minor,
+                                 status="pending", created_at=now, expires_at=now + self.pending_for)
+        try:
+            return await self._settle(session, attempt, invoices, card_token, reference)
+        finally:
+            # Written once, in its final state (one INSERT, not an INSERT and an UPDATE per step);
+            # on a refusal the unit of work rolls back anyway.
+            session.add(attempt)
+
+    async def _settle(self, session: AsyncSession, attempt: PaymentAttempt, invoices: list, card_token: str | None,
+                      reference: str) -> tuple[PaymentAttempt, str | None]:
         if attempt.card_minor == 0:
             await self._hold(session, attempt)
             await self._paid(session, attempt, invoices)
@@ -87,7 +95,7 @@ class Payments:
             await self._paid(session, attempt, invoices)
         else:
             await self.outbox.record(session, PaymentActionRequired(
-                organization_id=organization_id, payment_id=attempt.id, purpose="invoices",
+                organization_id=attempt.organization_id, payment_id=attempt.id, purpose="invoices",
                 amount_minor=attempt.card_minor, currency=attempt.currency, expires_at=attempt.expires_at))
         return attempt, result.action_url
 
@@ -133,11 +141,10 @@ class Payments:
             return
         await self._paid(session, attempt, invoices)
 
-    async def _not_held(self, session: AsyncSession, organization_id: uuid.UUID, own: uuid.UUID,
+    async def _not_held(self, session: AsyncSession, organization_id: uuid.UUID,
                         invoice_ids: set[uuid.UUID]) -> None:
         pending = (await session.execute(sa.select(PaymentAttempt.invoice_ids).where(
-            PaymentAttempt.organization_id == organization_id, PaymentAttempt.status == "pending",
-            PaymentAttempt.id != own))).scalars()
+            PaymentAttempt.organization_id == organization_id, PaymentAttempt.status == "pending"))).scalars()
         if any(invoice_ids & {uuid.UUID(i) for i in json.loads(ids)} for ids in pending):
             raise PaymentInProgress()
 

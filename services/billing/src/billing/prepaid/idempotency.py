@@ -91,28 +91,35 @@ class IdempotentRequests:
 
     async def claim(self, scope: str, key: str, print_: str) -> Claim | JSONResponse:
         """Commit a claim for (scope, key), or answer from the one there."""
-        now = self.clock.now()
-        claim = Claim(scope, key, now + self.lease)
-        async with self.db.transaction() as s:
-            if await insert_if_absent(s, TABLE, {"scope": scope, "key": key, "fingerprint": print_,
-                                                 "status": "in_progress", "created_at": now,
-                                                 "lease_until": claim.lease_until}):
-                return claim
-            row = (await s.execute(sa.select(TABLE).where(TABLE.c.scope == scope, TABLE.c.key == key))).one()
-            if row.fingerprint != print_:
-                raise IdempotencyKeyReused()
-            if row.status == "done":
-                return JSONResponse(json.loads(row.response_body), status_code=row.response_status,
-                                    headers={"Idempotent-Replayed": "true"})
-            if row.lease_until > now:
-                raise RequestInProgress()
-            # The claimer died: take it over, unless another retry just did.
-            taken = await s.execute(sa.update(TABLE).where(
-                TABLE.c.scope == scope, TABLE.c.key == key, TABLE.c.status == "in_progress",
-                TABLE.c.lease_until == row.lease_until).values(lease_until=claim.lease_until))
-            if taken.rowcount != 1:
-                raise RequestInProgress()
-            return claim
+        for _ in range(3):  # the row seen taken may be released before it is read: claim again
+            now = self.clock.now()
+            claim = Claim(scope, key, now + self.lease)
+            async with self.db.autocommit() as conn:  # the common case, a new key: one round trip
+                if await insert_if_absent(conn, TABLE, {"scope": scope, "key": key, "fingerprint": print_,
+                                                        "status": "in_progress", "created_at": now,
+                                                        "lease_until": claim.lease_until}):
+                    return claim
+            async with self.db.transaction() as s:
+                row = (await s.execute(sa.select(TABLE).where(TABLE.c.scope == scope, TABLE.c.key == key))).first()
+                if row is not None:
+                    return await self._existing(s, row, claim, print_, now)
+        raise RequestInProgress()
+
+    async def _existing(self, s: AsyncSession, row, claim: Claim, print_: str, now: datetime) -> Claim | JSONResponse:
+        if row.fingerprint != print_:
+            raise IdempotencyKeyReused()
+        if row.status == "done":
+            return JSONResponse(json.loads(row.response_body), status_code=row.response_status,
+                                headers={"Idempotent-Replayed": "true"})
+        if row.lease_until > now:
+            raise RequestInProgress()
+        # The claimer died: take it over, unless another retry just did.
+        taken = await s.execute(sa.update(TABLE).where(
+            TABLE.c.scope == claim.scope, TABLE.c.key == claim.key, TABLE.c.status == "in_progress",
+            TABLE.c.lease_until == row.lease_until).values(lease_until=claim.lease_until))
+        if taken.rowcount != 1:
+            raise RequestInProgress()
+        return claim
 
     async def finish(self, session: AsyncSession, claim: Claim, status: int, body: dict) -> None:
         """Store the answer in the work's transaction. If the lease passed and

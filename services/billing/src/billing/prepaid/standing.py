@@ -8,6 +8,7 @@ that debits the balance and pays an invoice publishes one standing, not two;
 and one that equals the last published is not published again."""
 from __future__ import annotations
 
+import functools
 import uuid
 
 import sqlalchemy as sa
@@ -18,15 +19,10 @@ from manager_shared.events import BillingStandingChanged
 from manager_shared.outbox import Outbox
 
 from . import ledger
+from ..models import BillingAccount
 from .models import PublishedStanding
 
 PUBLISHED = PublishedStanding.__table__
-
-
-async def unpaid_invoices(session: AsyncSession, organization_id: uuid.UUID) -> int:
-    from ..invoices.repository import unpaid_invoice_count  # part I's; late: it imports billing.models
-
-    return await unpaid_invoice_count(session, organization_id)
 
 
 async def standing_changed(session: AsyncSession, outbox: Outbox, organization_id: uuid.UUID) -> None:
@@ -40,18 +36,45 @@ async def standing_changed(session: AsyncSession, outbox: Outbox, organization_i
 async def publish_standing(session: AsyncSession, outbox: Outbox, organization_id: uuid.UUID) -> None:
     """Recompute the standing now; record BillingStandingChanged if it
     differs from the last one published (versions grow by one per change)."""
-    balance_minor, currency = await ledger.balance(session, organization_id)
-    unpaid = await unpaid_invoices(session, organization_id)
-    # No row yet = the standing BillingAccountOpened implied: no invoice, zero balance.
-    await insert_if_absent(session, PUBLISHED, {"organization_id": organization_id, "unpaid_invoices": 0,
-                                                "prepaid_balance_minor": 0, "currency": currency, "version": 0})
-    last = (await session.execute(sa.select(PUBLISHED).where(PUBLISHED.c.organization_id == organization_id)
-                                  .with_for_update())).one()
-    if (last.unpaid_invoices, last.prepaid_balance_minor, last.currency) == (unpaid, balance_minor, currency):
+    row = await _standing_now(session, organization_id)
+    if row is None:
+        # No row yet = the standing BillingAccountOpened implied: no invoice, zero balance.
+        await insert_if_absent(session, PUBLISHED, {"organization_id": organization_id, "unpaid_invoices": 0,
+                                                    "prepaid_balance_minor": 0, "currency": "CHF", "version": 0})
+        row = await _standing_now(session, organization_id)
+    balance_minor, currency = int(row.balance_minor or 0), row.prepaid_currency or row.account_currency or "CHF"
+    # (a version-0 row is the implied zero standing, in whatever currency)
+    if (row.unpaid_invoices, row.prepaid_balance_minor) == (row.unpaid, balance_minor) \
+            and (row.currency == currency or row.version == 0):
         return
-    version = last.version + 1
+    version = row.version + 1
     await session.execute(sa.update(PUBLISHED).where(PUBLISHED.c.organization_id == organization_id).values(
-        unpaid_invoices=unpaid, prepaid_balance_minor=balance_minor, currency=currency, version=version))
+        unpaid_invoices=row.unpaid, prepaid_balance_minor=balance_minor, currency=currency, version=version))
     await outbox.record(session, BillingStandingChanged(
-        organization_id=organization_id, unpaid_invoices=unpaid, prepaid_balance_minor=balance_minor,
+        organization_id=organization_id, unpaid_invoices=row.unpaid, prepaid_balance_minor=balance_minor,
         currency=currency, standing_version=version))
+
+
+async def _standing_now(session: AsyncSession, organization_id: uuid.UUID):
+    """The last published standing, row-locked, beside today's facts: one
+    round trip on the payment path (it runs in every money movement)."""
+    return (await session.execute(_standing_query(), {"organization_id": organization_id})).first()
+
+
+@functools.cache  # built once, on first use: invoices' models import billing.models
+def _standing_query() -> sa.Select:
+    from ..invoices.models import Invoice  # part I's; late: it imports billing.models
+
+    org = sa.bindparam("organization_id", type_=sa.Uuid)
+    account = ledger.ACCOUNT
+    unpaid = sa.select(sa.func.count()).select_from(Invoice).where(
+        Invoice.organization_id == org, Invoice.kind == "invoice", Invoice.status == "open").scalar_subquery()
+    return (sa.select(PUBLISHED.c.unpaid_invoices, PUBLISHED.c.prepaid_balance_minor, PUBLISHED.c.currency,
+                      PUBLISHED.c.version, unpaid.label("unpaid"),
+                      sa.select(account.c.balance_minor).where(account.c.organization_id == org)
+                      .scalar_subquery().label("balance_minor"),
+                      sa.select(account.c.currency).where(account.c.organization_id == org)
+                      .scalar_subquery().label("prepaid_currency"),
+                      sa.select(BillingAccount.currency).where(BillingAccount.organization_id == org)
+                      .scalar_subquery().label("account_currency"))
+            .where(PUBLISHED.c.organization_id == org).with_for_update(of=PUBLISHED))

@@ -138,11 +138,11 @@ async def populate(settings, spread_orgs: int, spread_invoices: int, hot_invoice
     return spread, hot
 
 
-async def load(base: str, calls: list[tuple[str, str, bytes]], clients: int) -> dict:
+async def load(bases: list[str], calls: list[tuple[str, str, bytes]], clients: int) -> dict:
     """`calls` (path, token, body) sent by `clients` keep-alive HTTP/1.1
-    connections as fast as answers come (closed loop). A bare asyncio client:
-    far lighter than httpx, so it leaves the shared cores to the server."""
-    host, port = base.removeprefix("http://").split(":")
+    connections as fast as answers come (closed loop), the connections spread
+    over the replicas at `bases` as a load balancer would. A bare asyncio
+    client: far lighter than httpx, so it leaves the shared cores to the server."""
     queue: asyncio.Queue = asyncio.Queue()
     for call in calls:
         queue.put_nowait(call)
@@ -150,7 +150,8 @@ async def load(base: str, calls: list[tuple[str, str, bytes]], clients: int) -> 
     statuses: dict[int, int] = {}
     codes: dict[str, int] = {}
 
-    async def connection() -> None:
+    async def connection(base: str) -> None:
+        host, port = base.removeprefix("http://").split(":")
         reader, writer = await asyncio.open_connection(host, int(port))
         while not queue.empty():
             path, token, body = queue.get_nowait()
@@ -172,7 +173,7 @@ async def load(base: str, calls: list[tuple[str, str, bytes]], clients: int) -> 
         writer.close()
 
     start = time.perf_counter()
-    await asyncio.gather(*(connection() for _ in range(clients)))
+    await asyncio.gather(*(connection(bases[k % len(bases)]) for k in range(clients)))
     elapsed = time.perf_counter() - start
     return {"requests": len(calls), "seconds": round(elapsed, 2), "requests_per_s": round(len(calls) / elapsed, 1),
             "debits_per_s": round(statuses.get(201, 0) / elapsed, 1), "p50_ms": round(
@@ -186,23 +187,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measured(base: str, pid: int, calls: list, clients: int, profile: Path | None = None) -> dict:
-    """`load`, plus the server process's CPU time per request; with
-    `profile`, py-spy samples the server meanwhile (collapsed stacks)."""
+def measured(bases: list[str], pids: list[int], calls: list, clients: int, profile: Path | None = None) -> dict:
+    """`load`, plus the server processes' CPU time per request; with
+    `profile`, py-spy samples the first replica meanwhile (collapsed stacks)."""
     spy = None
     if profile is not None:
         import shutil
 
         spy = subprocess.Popen([shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")), "record",
-                                "--pid", str(pid), "--format", "raw", "--rate", "200", "--nonblocking",
+                                "--pid", str(pids[0]), "--format", "raw", "--rate", "200", "--nonblocking",
                                 "--output", str(profile)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1)  # py-spy attaches
-    before = cpu_seconds(pid)
-    result = asyncio.run(load(base, calls, clients))
+    before = sum(cpu_seconds(pid) for pid in pids)
+    result = asyncio.run(load(bases, calls, clients))
     if spy is not None:
         spy.send_signal(2)
         spy.wait(30)
-    result["server_cpu_ms_per_request"] = round((cpu_seconds(pid) - before) * 1000 / len(calls), 1)
+    result["server_cpu_ms_per_request"] = round((sum(cpu_seconds(pid) for pid in pids) - before) * 1000
+                                                / len(calls), 1)
     return result
 
 
@@ -294,7 +296,7 @@ def pgbench(url: str, accounts: int, clients: int, seconds: int, amount: int) ->
 
 
 def bench_debits(broker: TansuBroker, pg, clients: int, invoices: int, hot_invoices: int, orgs: int,
-                 seconds: int, profile: Path | None = None) -> dict:
+                 seconds: int, replicas: int = 1, profile: Path | None = None) -> dict:
     from billing.config import Settings
 
     tokens = TestTokens()
@@ -309,18 +311,20 @@ def bench_debits(broker: TansuBroker, pg, clients: int, invoices: int, hot_invoi
     print(f"populated {orgs} + 1 organizations, {sum(len(o.invoices) for o in spread) + len(hot.invoices)} "
           f"invoices in {time.perf_counter() - t:.0f} s", flush=True)
     per_org = len(spread[0].invoices)
-    svc = launch("billing", overrides)
+    services = [launch("billing", overrides) for _ in range(replicas)]  # one database, one broker
+    bases, pids = [svc.url for svc in services], [svc.process.pid for svc in services]
     try:
-        wait_ready(svc)
-        warm = asyncio.run(load(svc.url, calls_for(spread, tokens, slice(0, 2)), clients))
+        for svc in services:
+            wait_ready(svc)
+        warm = asyncio.run(load(bases, calls_for(spread, tokens, slice(0, 2)), clients))
         assert warm["statuses"] == {"201": warmup}, warm
-        api_spread = measured(svc.url, svc.process.pid, calls_for(spread, tokens, slice(2, per_org)), clients,
-                              profile)
+        api_spread = measured(bases, pids, calls_for(spread, tokens, slice(2, per_org)), clients, profile)
         print(f"API spread: {api_spread}", flush=True)
-        api_hot = measured(svc.url, svc.process.pid, calls_for([hot], tokens, slice(None)), clients)
+        api_hot = measured(bases, pids, calls_for([hot], tokens, slice(None)), clients)
         print(f"API hot: {api_hot}", flush=True)
     finally:
-        stop(svc)
+        for svc in services:
+            stop(svc)
         jwks_server.shutdown()
     facts = asyncio.run(ledger_facts(url, [*spread, hot]))
     hot_ok = (api_hot["statuses"].get("201") == hot_invoices - EXTRA
@@ -333,6 +337,7 @@ def bench_debits(broker: TansuBroker, pg, clients: int, invoices: int, hot_invoi
                 "with a bearer token and a fresh Idempotency-Key; billing as a uvicorn process on PostgreSQL; "
                 "every 201 is one prepaid debit (ledger entry) + the invoice paid + outbox events",
         "clients": clients,
+        "replicas": replicas,
         "spread": {"organizations": orgs, **api_spread, "pgbench_tps": base_spread["tps"],
                    "ratio_to_pgbench": round(api_spread["debits_per_s"] / base_spread["tps"], 3),
                    "pgbench": base_spread},
@@ -416,6 +421,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="pgbench duration")
     parser.add_argument("--pdfs", type=int, default=200)
     parser.add_argument("--only", choices=("debits", "pdfs"))
+    parser.add_argument("--replicas", type=int, default=2,
+                        help="billing processes on the one database (connections spread over them)")
     parser.add_argument("--profile", type=Path, help="py-spy's collapsed stacks of the server (spread load) here")
     args = parser.parse_args()
     results = {"machine": {"cpus": os.cpu_count(), "python": pyplatform.python_version(),
@@ -428,7 +435,7 @@ def main() -> None:
         pg = PostgresServer().start()
         try:
             results["prepaid_debits"] = bench_debits(broker, pg, args.clients, args.invoices, args.hot, args.orgs,
-                                                     args.seconds, args.profile)
+                                                     args.seconds, args.replicas, args.profile)
         finally:
             pg.stop()
             broker.stop()

@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import sqlalchemy as sa
+
 from billing.invoices.models import Invoice
+from billing.payments.models import PaymentAttempt
 from billing.invoices.service import LineDraft
 from billing.prepaid import ledger
 
@@ -126,6 +129,33 @@ async def test_bil_03_parallel_payments_of_one_invoice_pay_it_once(pg_world):
     assert await world.balance(org, owner) == 100_000 - bill.total_minor
     async with world.app.state.runtime.db.transaction() as s:
         assert await ledger.ledger_sum(s, org) == 100_000 - bill.total_minor
+
+
+async def test_bil_03_parallel_payments_racing_for_one_balance_are_paid_whole_or_refused_whole(pg_world):
+    """Prepaid-only payments take the account's lock last (the balance read
+    unlocked first): 12 invoices paid at once from a balance covering 7 →
+    7 paid (one debit each), 5 refused with card_token_required and left
+    entirely as they were: still open, no debit, no payment row."""
+    world = pg_world
+    org, owner = await world.organization()
+    bills = [await invoice(world, org, 1_000) for _ in range(12)]
+    await world.top_up(org, owner, 7 * bills[0].total_minor)
+    answers = await asyncio.gather(*(pay(world, org, owner, [b], token=None) for b in bills))
+    codes = sorted((r.status_code, r.json().get("code")) for r in answers)
+    assert codes == [(201, None)] * 7 + [(422, "card_token_required")] * 5, [r.text for r in answers]
+    refused = [b for b, r in zip(bills, answers) if r.status_code == 422]
+    assert all(r.json()["card_minor"] == bills[0].total_minor for r in answers if r.status_code == 422)
+    assert await statuses(world, *refused) == ["open"] * 5
+    paid = [b for b, r in zip(bills, answers) if r.status_code == 201]
+    assert await statuses(world, *paid) == ["paid"] * 7
+    assert await world.balance(org, owner) == 0
+    async with world.app.state.runtime.db.transaction() as s:
+        assert await ledger.ledger_sum(s, org) == 0
+        entries = await ledger.entries(s, org, limit=50)
+        assert sorted(e.reference for e in entries if e.kind == "payment") == sorted(
+            f"payment:{r.json()['id']}" for r in answers if r.status_code == 201)
+        attempts = (await s.execute(sa.select(PaymentAttempt.status))).scalars().all()
+    assert sorted(attempts) == ["succeeded"] * 7
 
 
 async def test_org_14_one_payment_publishes_one_standing(world):

@@ -24,7 +24,7 @@ from manager_shared.metrics import BUSINESS_EVENTS
 from manager_shared.outbox import Outbox
 
 from ..prepaid import ledger
-from ..prepaid.errors import Unprocessable
+from ..prepaid.errors import CurrencyMismatch, InsufficientPrepaidBalance, Unprocessable
 from ..prepaid.service import Prepaid
 from .models import PaymentAttempt
 from .provider import ChargeStatus, PaymentProvider
@@ -63,18 +63,44 @@ class Payments:
             raise MixedCurrencies()
         now, currency = self.clock.now(), currencies.pop()
         total, prepaid_minor = sum(i.total_minor for i in invoices), 0
+        attempt = PaymentAttempt(organization_id=organization_id, invoice_ids=json.dumps([str(i.id) for i in invoices]),
+                                 currency=currency, prepaid_minor=0, card_minor=total, status="pending",
+                                 created_at=now, expires_at=now + self.pending_for)
+        if use_prepaid and card_token is None:
+            balance, held_currency = await ledger.balance(session, organization_id)  # not locked
+            if held_currency == currency and balance >= total:
+                return await self._prepaid_only(session, attempt, invoices)
         if use_prepaid:
             balance, held_currency = await ledger.balance(session, organization_id, lock=True)
             prepaid_minor = min(balance, total) if held_currency == currency else 0
-        attempt = PaymentAttempt(organization_id=organization_id, invoice_ids=json.dumps([str(i.id) for i in invoices]),
-                                 currency=currency, prepaid_minor=prepaid_minor, card_minor=total - prepaid_minor,
-                                 status="pending", created_at=now, expires_at=now + self.pending_for)
+        attempt.prepaid_minor, attempt.card_minor = prepaid_minor, total - prepaid_minor
         try:
             return await self._settle(session, attempt, invoices, card_token, reference)
         finally:
             # Written once, in its final state (one INSERT, not an INSERT and an UPDATE per step);
             # on a refusal the unit of work rolls back anyway.
             session.add(attempt)
+
+    async def _prepaid_only(self, session: AsyncSession, attempt: PaymentAttempt,
+                            invoices: list) -> tuple[PaymentAttempt, None]:
+        """The balance read (unlocked) covers the whole selection and no card
+        was offered: everything is written first and the balance debited last,
+        so the account's row lock (every payment of the organization queues
+        on it) is held for the end of the unit of work only. If a concurrent
+        payment took the money meanwhile, the conditional debit refuses and
+        the answer is the one the locked path would give: a card is needed
+        for the part the balance no longer covers (the unit of work rolls back)."""
+        attempt.prepaid_minor, attempt.card_minor = attempt.card_minor, 0
+        await self._paid(session, attempt, invoices, count=False)
+        session.add(attempt)
+        await session.flush()
+        try:
+            await self._hold(session, attempt)
+        except (InsufficientPrepaidBalance, CurrencyMismatch) as refused:
+            left = refused.details.get("balance_minor", 0) if isinstance(refused, InsufficientPrepaidBalance) else 0
+            raise CardTokenRequired(card_minor=attempt.prepaid_minor - left, currency=attempt.currency) from None
+        BUSINESS_EVENTS.labels("billing", "pay_invoices", "paid").inc()
+        return attempt, None
 
     async def _settle(self, session: AsyncSession, attempt: PaymentAttempt, invoices: list, card_token: str | None,
                       reference: str) -> tuple[PaymentAttempt, str | None]:
@@ -153,7 +179,8 @@ class Payments:
             await self.prepaid.debit(session, attempt.organization_id, attempt.prepaid_minor, attempt.currency,
                                      kind="payment", cause="payment of invoices", reference=f"payment:{attempt.id}")
 
-    async def _paid(self, session: AsyncSession, attempt: PaymentAttempt, invoices: list) -> None:
+    async def _paid(self, session: AsyncSession, attempt: PaymentAttempt, invoices: list, *,
+                    count: bool = True) -> None:
         means = "+".join(m for m, part in (("prepaid", attempt.prepaid_minor), ("card", attempt.card_minor)) if part)
         for invoice in invoices:
             await self.invoices.mark_paid(session, invoice, means=means, reference=f"payment:{attempt.id}")
@@ -162,7 +189,8 @@ class Payments:
             organization_id=attempt.organization_id, payment_id=attempt.id, invoice_ids=[i.id for i in invoices],
             invoice_numbers=[i.number for i in invoices if i.number], prepaid_minor=attempt.prepaid_minor,
             card_minor=attempt.card_minor, currency=attempt.currency))
-        BUSINESS_EVENTS.labels("billing", "pay_invoices", "paid").inc()
+        if count:
+            BUSINESS_EVENTS.labels("billing", "pay_invoices", "paid").inc()
 
     async def _release(self, session: AsyncSession, attempt: PaymentAttempt, reason: str, *,
                        status: str = "failed") -> None:

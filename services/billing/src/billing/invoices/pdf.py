@@ -3,11 +3,6 @@ drawn with fpdf2 in the organization's language, with the seller (settings)
 and the buyer (the invoice's snapshot)."""
 from __future__ import annotations
 
-import atexit
-import functools
-import logging
-import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -19,6 +14,7 @@ from fpdf import FPDF
 from ..config import Settings
 from ..money import format_amount
 from . import qrbill as slip
+from .pdf_fonts import Producer, add_shared_font
 from .labels import labels, locale_of
 from .totals import Totals, stated
 
@@ -103,54 +99,6 @@ def document_of(invoice) -> Document:
         vat_treatment=invoice.vat_treatment, payment_reference=invoice.payment_reference)
 
 
-_FONT_FILES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
-# What invoices are written in: Latin scripts, Greek, Cyrillic, the general
-# punctuation Babel uses in amounts and dates, currency and letterlike signs.
-_COMMON_RANGES = ((0x20, 0x7E), (0xA0, 0x24F), (0x370, 0x3FF), (0x400, 0x4FF), (0x1E00, 0x1EFF), (0x2000, 0x206F),
-                  (0x20A0, 0x20CF), (0x2100, 0x214F))
-_COMMON_CHARS = frozenset(chr(u) for a, b in _COMMON_RANGES for u in range(a, b + 1))
-
-
-@functools.lru_cache(maxsize=4)
-def _common_fonts(font_dir: str) -> str | None:
-    """A folder with the two fonts of `font_dir` reduced to _COMMON_RANGES,
-    made once per process. Parsing and subsetting a 6,000-glyph font for
-    each document was most of a PDF's time; a document whose text is
-    outside these ranges still gets the full fonts. None if it cannot be made."""
-    from fontTools import subset
-    from fontTools.ttLib import TTFont
-
-    out = tempfile.mkdtemp(prefix="billing-fonts-")
-    atexit.register(shutil.rmtree, out, True)
-    try:
-        for name in _FONT_FILES:
-            font = TTFont(str(Path(font_dir) / name))
-            options = subset.Options(notdef_outline=True, recommended_glyphs=True, glyph_names=True,
-                                     name_IDs=["*"], name_languages=["*"], layout_features=[])
-            options.drop_tables += ["GSUB", "GPOS", "GDEF", "FFTM"]  # fpdf drops them from what it embeds too
-            reducer = subset.Subsetter(options)
-            reducer.populate(unicodes=[u for a, b in _COMMON_RANGES for u in range(a, b + 1)])
-            reducer.subset(font)
-            font.save(str(Path(out) / name))
-    except Exception:  # a font we cannot reduce: the full one, as before
-        logging.getLogger(__name__).warning("could not reduce the invoice fonts of %s", font_dir, exc_info=True)
-        return None
-    return out
-
-
-def _font_dir(font_dir: str, texts) -> str:
-    """The reduced fonts when every character of `texts` is in them."""
-    if not font_dir or not all((Path(font_dir) / name).is_file() for name in _FONT_FILES):
-        return font_dir
-    if not set("".join(texts)) <= _COMMON_CHARS:
-        return font_dir
-    reduced = _common_fonts(font_dir)
-    if reduced and not all((Path(reduced) / name).is_file() for name in _FONT_FILES):  # a /tmp cleaner took them
-        _common_fonts.cache_clear()
-        reduced = _common_fonts(font_dir)
-    return reduced or font_dir
-
-
 class _Pdf(FPDF):
     """A4 with the footer line; embeds DejaVu Sans from `font_dir` when it is
     there (PDF/A wants embedded fonts, and it draws any character), else the
@@ -162,8 +110,8 @@ class _Pdf(FPDF):
         self.family, self.unicode, self.footer_off = "Helvetica", False, False
         regular, bold = Path(font_dir) / "DejaVuSans.ttf", Path(font_dir) / "DejaVuSans-Bold.ttf"
         if font_dir and regular.is_file() and bold.is_file():
-            self.add_font("Body", "", str(regular))
-            self.add_font("Body", "B", str(bold))
+            add_shared_font(self, "Body", "", str(regular))  # parsed once per process, not per document
+            add_shared_font(self, "Body", "B", str(bold))
             self.family, self.unicode = "Body", True
         self.set_title(latin1(title))
         self.set_auto_page_break(auto=True, margin=20)
@@ -171,6 +119,10 @@ class _Pdf(FPDF):
 
     def txt(self, text: str) -> str:
         return text if self.unicode else latin1(text)
+
+    def output(self, *args, **kwargs):
+        # the shared fonts must be written by our producer: fpdf's would subset them with fontTools
+        return super().output(*args, output_producer_class=Producer, **kwargs)
 
     def footer(self) -> None:
         if self.footer_off:
@@ -186,9 +138,7 @@ def render(doc: Document, settings: Settings, *, payment_part: bool = False) -> 
     words, locale = labels(doc.language), locale_of(doc.language, doc.buyer.country)
     seller = seller_of(settings)
     footer = f"{seller.name} - {seller.street} - {seller.postal_code} {seller.city} - {seller.vat_number}"
-    texts = [footer, doc.number, *words.values(), *seller.lines(), *doc.buyer.lines(), doc.buyer.vat_number or "",
-             *doc.notes, *(line.description + line.period for line in doc.lines)]
-    pdf = _Pdf(f"{words[doc.kind]} {doc.number}", footer, _font_dir(settings.invoice_font_dir, texts))
+    pdf = _Pdf(f"{words[doc.kind]} {doc.number}", footer, settings.invoice_font_dir)
     pdf.add_page()
     _header(pdf, doc, seller, words, locale)
     _table(pdf, doc, words, locale)

@@ -172,15 +172,27 @@ class OrgAccessStore:
                                 channel: str = "web") -> Decision:
         """The same check with the organization's state and the account's
         block status fetched in one statement (the hot path of an HTTP check)."""
+        return (await self.check_and_read(conn, account_id, organization_id, action, product_id,
+                                          channel=channel))[0]
+
+    async def check_and_read(self, conn: AsyncConnection, account_id: uuid.UUID, organization_id: uuid.UUID,
+                             action: str, product_id: uuid.UUID | None = None, *, channel: str = "web",
+                             extra: sa.ColumnElement | None = None) -> tuple[Decision, object]:
+        """`check_in_one_read`, plus the value of a caller's scalar expression
+        (say, whether its own row for the organization exists) read in the
+        same statement: one round trip for the whole guard of a request."""
         doc = sa.select(self.table.c.doc).where(self.table.c.organization_id == organization_id).scalar_subquery()
         columns = [doc.label("doc")]
         if self.blocked is not None:
             b = self.blocked.table
             columns.append(sa.select(b.c.blocked).where(b.c.account_id == account_id).scalar_subquery().label("b"))
+        if extra is not None:
+            columns.append(extra.label("extra"))
         row = (await conn.execute(sa.select(*columns))).one()
         blocked = bool(row.b) if self.blocked is not None else False
-        return decide(self._parsed(organization_id, row.doc), account_id, action, product_id, channel=channel,
-                      blocked=blocked)
+        decision = decide(self._parsed(organization_id, row.doc), account_id, action, product_id, channel=channel,
+                          blocked=blocked)
+        return decision, (row.extra if extra is not None else None)
 
     async def check(self, session: AsyncSession, account_id: uuid.UUID, organization_id: uuid.UUID, action: str,
                     product_id: uuid.UUID | None = None, *, channel: str = "web") -> Decision:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from manager_shared.access import Memberships, OrgAccessStore
@@ -15,7 +16,6 @@ from manager_shared.outbox import Outbox
 from . import repository as repo
 from .errors import BillingAccountNotFound
 from .models import BillingAccount
-
 
 
 @dataclass
@@ -63,3 +63,12 @@ class BillingService:
         if not allowed or account is None:
             raise BillingAccountNotFound()
         return account
+
+    async def ensure_access(self, session: AsyncSession, organization_id: uuid.UUID, account_id: uuid.UUID) -> None:
+        """`account_for` without loading the account: the access decision and
+        the account's existence in one statement (every money request's guard)."""
+        allowed, has_account = await self.access.check_and_read(
+            await session.connection(), account_id, organization_id, "accounting",
+            extra=sa.exists().where(BillingAccount.organization_id == organization_id))
+        if not allowed or not has_account:
+            raise BillingAccountNotFound()

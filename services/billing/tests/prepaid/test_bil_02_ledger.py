@@ -73,6 +73,20 @@ async def test_bil_02_balance_and_entries_only_for_accounting_right(world):
         assert (r.status_code, r.json()["code"]) == (404, "billing_account_not_found")
 
 
+
+async def test_bil_02_the_access_guard_also_needs_the_billing_account(world):
+    """The guard reads the access decision and the billing account's existence
+    in one statement: a legal representative of an organization whose
+    billing account is missing gets 404, not an answer about nothing."""
+    from billing.models import BillingAccount
+
+    org, owner = await world.organization()
+    assert (await world.c.get(f"/v1/organizations/{org}/prepaid", headers=world.h(owner, None))).status_code == 200
+    async with world.app.state.runtime.db.transaction() as s:
+        await s.execute(sa.delete(BillingAccount).where(BillingAccount.organization_id == org))
+    r = await world.c.get(f"/v1/organizations/{org}/prepaid", headers=world.h(owner, None))
+    assert (r.status_code, r.json()["code"]) == (404, "billing_account_not_found")
+
 async def test_org_14_standing_published_on_each_balance_change_only(world):
     org, _ = await world.organization()
     prepaid, db = world.app.state.prepaid, world.app.state.runtime.db

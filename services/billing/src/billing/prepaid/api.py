@@ -25,7 +25,7 @@ STATUS_OF_TOP_UP = {"succeeded": 201, "pending": 202, "failed": 402}
 
 async def allowed(request: Request, session: AsyncSession, organization_id: uuid.UUID, who: Principal) -> None:
     """Legal representatives, administrators, accounting right; 404 for anyone else."""
-    await request.app.state.billing.account_for(session, organization_id, who.account_id)
+    await request.app.state.billing.ensure_access(session, organization_id, who.account_id)
 
 
 @router.get("", response_model=BalanceRead)

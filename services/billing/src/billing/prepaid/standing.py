@@ -36,6 +36,15 @@ async def standing_changed(session: AsyncSession, outbox: Outbox, organization_i
 async def publish_standing(session: AsyncSession, outbox: Outbox, organization_id: uuid.UUID) -> None:
     """Recompute the standing now; record BillingStandingChanged if it
     differs from the last one published (versions grow by one per change)."""
+    # The common case in one statement: the row exists and the standing changed.
+    changed = (await session.execute(_changed_update(), {"org": organization_id})).first()
+    if changed is not None:
+        await outbox.record(session, BillingStandingChanged(
+            organization_id=organization_id, unpaid_invoices=changed.unpaid_invoices,
+            prepaid_balance_minor=changed.prepaid_balance_minor, currency=changed.currency,
+            standing_version=changed.version))
+        return
+    # Unchanged, or no row yet: read, and write only what is missing.
     row = await _standing_now(session, organization_id)
     if row is None:
         # No row yet = the standing BillingAccountOpened implied: no invoice, zero balance.
@@ -61,20 +70,43 @@ async def _standing_now(session: AsyncSession, organization_id: uuid.UUID):
     return (await session.execute(_standing_query(), {"organization_id": organization_id})).first()
 
 
-@functools.cache  # built once, on first use: invoices' models import billing.models
-def _standing_query() -> sa.Select:
+def _facts(org: sa.BindParameter) -> tuple[sa.ScalarSelect, ...]:
+    """Today's facts as scalar subqueries: open invoices, prepaid balance and
+    its currency, the billing account's currency."""
     from ..invoices.models import Invoice  # part I's; late: it imports billing.models
 
-    org = sa.bindparam("organization_id", type_=sa.Uuid)
     account = ledger.ACCOUNT
-    unpaid = sa.select(sa.func.count()).select_from(Invoice).where(
-        Invoice.organization_id == org, Invoice.kind == "invoice", Invoice.status == "open").scalar_subquery()
+    return (sa.select(sa.func.count()).select_from(Invoice).where(
+                Invoice.organization_id == org, Invoice.kind == "invoice", Invoice.status == "open").scalar_subquery(),
+            sa.select(account.c.balance_minor).where(account.c.organization_id == org).scalar_subquery(),
+            sa.select(account.c.currency).where(account.c.organization_id == org).scalar_subquery(),
+            sa.select(BillingAccount.currency).where(BillingAccount.organization_id == org).scalar_subquery())
+
+
+@functools.cache  # built once, on first use: invoices' models import billing.models
+def _standing_query() -> sa.Select:
+    org = sa.bindparam("organization_id", type_=sa.Uuid)
+    unpaid, balance, prepaid_currency, account_currency = _facts(org)
     return (sa.select(PUBLISHED.c.unpaid_invoices, PUBLISHED.c.prepaid_balance_minor, PUBLISHED.c.currency,
-                      PUBLISHED.c.version, unpaid.label("unpaid"),
-                      sa.select(account.c.balance_minor).where(account.c.organization_id == org)
-                      .scalar_subquery().label("balance_minor"),
-                      sa.select(account.c.currency).where(account.c.organization_id == org)
-                      .scalar_subquery().label("prepaid_currency"),
-                      sa.select(BillingAccount.currency).where(BillingAccount.organization_id == org)
-                      .scalar_subquery().label("account_currency"))
+                      PUBLISHED.c.version, unpaid.label("unpaid"), balance.label("balance_minor"),
+                      prepaid_currency.label("prepaid_currency"), account_currency.label("account_currency"))
             .where(PUBLISHED.c.organization_id == org).with_for_update(of=PUBLISHED))
+
+
+@functools.cache
+def _changed_update() -> sa.Update:
+    """The published row brought up to today's facts (version + 1), only if
+    they differ by publish_standing's rule; RETURNING the new standing, or
+    nothing when unchanged or when there is no row yet."""
+    org = sa.bindparam("org", type_=sa.Uuid)  # not a column's name: update() reserves those
+    unpaid, balance, prepaid_currency, account_currency = _facts(org)
+    facts = sa.select(unpaid.label("unpaid"), sa.func.coalesce(balance, 0).label("balance"),
+                      sa.func.coalesce(prepaid_currency, account_currency, "CHF").label("currency")).subquery("facts")
+    p = PUBLISHED.c
+    return (sa.update(PUBLISHED)
+            .where(p.organization_id == org,
+                   sa.or_(p.unpaid_invoices != facts.c.unpaid, p.prepaid_balance_minor != facts.c.balance,
+                          sa.and_(p.currency != facts.c.currency, p.version != 0)))
+            .values(unpaid_invoices=facts.c.unpaid, prepaid_balance_minor=facts.c.balance,
+                    currency=facts.c.currency, version=p.version + 1)
+            .returning(p.unpaid_invoices, p.prepaid_balance_minor, p.currency, p.version))

@@ -35,6 +35,8 @@ class BillingAccount(Base, table=True):
     country: str = Field(default="", max_length=2)
     vat_number: str | None = Field(default=None, max_length=32)
     language: str = Field(default="en", max_length=2)
+    # Set when the organization is deleted (ORG-14): money that arrives later goes back where it came from.
+    closed_at: datetime | None = Field(default=None, sa_type=UtcDateTime(), nullable=True)
 
 
 outbox_table, inbox_table = event_tables(Base.metadata)

@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from manager_shared.access import Memberships, OrgAccessStore
 from manager_shared.clock import Clock
-from manager_shared.events import BillingAccountOpened, OrganizationCreated, OrganizationDetailsChanged
+from manager_shared.events import (BillingAccountOpened, OrganizationCreated, OrganizationDeleted,
+                                   OrganizationDetailsChanged)
 from manager_shared.metrics import BUSINESS_EVENTS
 from manager_shared.outbox import Outbox
 
@@ -38,6 +39,15 @@ class BillingService:
             organization_id=event.organization_id, billing_account_id=account.id, currency=account.currency))
         BUSINESS_EVENTS.labels("billing", "open_billing_account", "created").inc()
         return account
+
+    async def close_account(self, session: AsyncSession, event: OrganizationDeleted) -> None:
+        """ORG-14: the organization is gone (its balance was paid out and its
+        invoices paid first). The account stays, for the invoices kept by
+        law; a card charge that completes later is refunded, not credited."""
+        account = await repo.billing_account(session, event.organization_id)
+        if account is not None and account.closed_at is None:
+            account.closed_at = self.clock.now()
+            BUSINESS_EVENTS.labels("billing", "close_billing_account", "closed").inc()
 
     async def update_details(self, session: AsyncSession, event: OrganizationDetailsChanged) -> None:
         """Future invoices use the currency of the organization's address;

@@ -35,7 +35,7 @@ class PaymentAttempt(Base, table=True):
     currency: str = Field(max_length=3)
     prepaid_minor: int = Field(sa_type=sa.BigInteger())
     card_minor: int = Field(sa_type=sa.BigInteger())
-    status: str = Field(max_length=20)  # pending, succeeded, failed, expired
+    status: str = Field(max_length=20)  # pending, succeeded, failed, expired, credited, refunded (payments.late_charge)
     provider: str | None = Field(default=None, max_length=30)
     provider_payment_id: str | None = Field(default=None, max_length=100, sa_column_kwargs={"unique": True})
     failure_reason: str | None = Field(default=None, max_length=40)

@@ -28,7 +28,7 @@ class PaymentIn(BaseModel):
 
 class PaymentRead(BaseModel):
     id: uuid.UUID
-    status: Literal["pending", "succeeded", "failed", "expired", "credited"]
+    status: Literal["pending", "succeeded", "failed", "expired", "credited", "refunded"]
     invoice_ids: list[uuid.UUID]
     prepaid_minor: int
     card_minor: int

@@ -26,6 +26,7 @@ from manager_shared.outbox import Outbox
 from ..prepaid import ledger
 from ..prepaid.errors import CurrencyMismatch, InsufficientPrepaidBalance, Unprocessable
 from ..prepaid.service import Prepaid
+from .late_charge import keep_or_refund
 from .models import PaymentAttempt
 from .provider import ChargeStatus, PaymentProvider
 
@@ -137,11 +138,8 @@ class Payments:
         elif attempt.status == "pending":
             await self._complete(session, attempt)
         elif attempt.status == "expired" and succeeded:
-            # charged after its hold was released: the money goes on the balance, nothing is lost
-            await self.prepaid.credit(session, attempt.organization_id, attempt.card_minor, attempt.currency,
-                                      kind="top_up", cause="card payment completed after it expired",
-                                      reference=f"payment:{attempt.id}")
-            attempt.status = "credited"
+            # charged after its hold was released: the money goes on the balance (or back to the card), never lost
+            attempt.status = await self._keep_late_charge(session, attempt, "card payment completed after it expired")
         return True
 
     async def expire(self, session: AsyncSession) -> int:
@@ -161,11 +159,15 @@ class Payments:
             invoices = await self.invoices.payable(session, attempt.organization_id, ids)
         except DomainError:  # an invoice was paid or cancelled meanwhile: all of it goes on the balance
             await self._release(session, attempt, "invoice_not_payable", status="credited")
-            await self.prepaid.credit(session, attempt.organization_id, attempt.card_minor, attempt.currency,
-                                      kind="top_up", cause="card payment: invoices no longer payable",
-                                      reference=f"payment:{attempt.id}")
+            attempt.status = await self._keep_late_charge(session, attempt, "card payment: invoices no longer payable")
             return
         await self._paid(session, attempt, invoices)
+
+    async def _keep_late_charge(self, session: AsyncSession, attempt: PaymentAttempt, cause: str) -> str:
+        """The card's part, charged when nothing can be paid with it: 'credited' or 'refunded' (late_charge)."""
+        return await keep_or_refund(session, self.prepaid, self.provider, organization_id=attempt.organization_id,
+                                    provider_payment_id=attempt.provider_payment_id, amount_minor=attempt.card_minor,
+                                    currency=attempt.currency, cause=cause, reference=f"payment:{attempt.id}")
 
     async def _not_held(self, session: AsyncSession, organization_id: uuid.UUID,
                         invoice_ids: set[uuid.UUID]) -> None:

@@ -57,7 +57,7 @@ class TopUp(Base, table=True):
     organization_id: uuid.UUID = Field(index=True)
     amount_minor: int = Field(sa_type=sa.BigInteger())
     currency: str = Field(max_length=3)
-    status: str = Field(max_length=20)  # pending, succeeded, failed, expired
+    status: str = Field(max_length=20)  # pending, succeeded, failed, expired, refunded (late_charge)
     provider: str = Field(max_length=30)
     provider_payment_id: str | None = Field(default=None, max_length=100, sa_column_kwargs={"unique": True})
     failure_reason: str | None = Field(default=None, max_length=40)

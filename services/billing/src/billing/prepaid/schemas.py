@@ -58,7 +58,7 @@ class EntriesPage(BaseModel):
 
 class TopUpRead(BaseModel):
     id: uuid.UUID
-    status: Literal["pending", "succeeded", "failed", "expired"]
+    status: Literal["pending", "succeeded", "failed", "expired", "refunded"]
     amount_minor: int
     currency: str
     failure_reason: str | None = None

@@ -12,6 +12,7 @@ from manager_shared.events import PaymentActionRequired, PaymentFailed, PrepaidT
 from manager_shared.metrics import BUSINESS_EVENTS
 from manager_shared.outbox import Outbox
 
+from ..payments.late_charge import account_closed, refund_to_card
 from ..payments.provider import ChargeStatus, PaymentProvider
 from . import ledger, limits
 from . import repository as repo
@@ -65,7 +66,10 @@ class TopUps:
         top_up = await repo.top_up_by_payment(session, self.provider.name, payment_id)
         if top_up is None:
             return False
-        if succeeded and top_up.status in ("pending", "expired"):
+        if succeeded and top_up.status in ("pending", "expired") and await account_closed(session,
+                                                                                  top_up.organization_id):
+            await self._refund_late(session, top_up)
+        elif succeeded and top_up.status in ("pending", "expired"):
             await self._credit(session, top_up)
         elif not succeeded and top_up.status == "pending":
             await self._fail(session, top_up, "authentication_failed")
@@ -86,6 +90,13 @@ class TopUps:
             organization_id=top_up.organization_id, top_up_id=top_up.id, amount_minor=top_up.amount_minor,
             currency=top_up.currency, balance_minor=entry.balance_after_minor))
         BUSINESS_EVENTS.labels("billing", "prepaid_top_up", "credited").inc()
+
+    async def _refund_late(self, session: AsyncSession, top_up: TopUp) -> None:
+        """Confirmed after the organization was deleted: back to the card (payments.late_charge)."""
+        await refund_to_card(self.provider, provider_payment_id=top_up.provider_payment_id,
+                             amount_minor=top_up.amount_minor, currency=top_up.currency, reference=f"top_up:{top_up.id}")
+        top_up.status, top_up.failure_reason, top_up.completed_at = "refunded", "organization_deleted", \
+            self.clock.now()
 
     async def _fail(self, session: AsyncSession, top_up: TopUp, reason: str, *, status: str = "failed") -> None:
         top_up.status, top_up.failure_reason, top_up.completed_at = status, reason, self.clock.now()

@@ -108,6 +108,27 @@ async def test_bil_05_seed_case_end_to_end(app, new_org, provision, recorded, cl
     assert all(li.period_start >= D(2024, 1, 1) for li in lines)  # nothing of the paid 2023 again
 
 
+
+async def test_bil_05_monthly_renewals_from_the_31st_keep_the_31st(app, new_org, provision, clock):
+    """A monthly product first provisioned on 31 January: its renewals cover
+    28 Feb–31 Mar and 31 Mar–30 Apr, not 28 Mar and 28 Apr."""
+    org, owner = await new_org(app)
+    clock.advance(days=30)  # 2023-01-31
+    product = await provision(app, org, kind="hosting", name="cloud-31")
+    await switch(app, org, owner, product, period="monthly")  # waits for the end of the paid year
+    await run(app, lambda s: s.execute(sa.update(Subscription).where(Subscription.product_id == product).values(
+        period="monthly", next_period=None, term_end=D(2023, 2, 28))))  # as if the first term were monthly
+    assert (await sub_of(app, product)).anchor_day == 31
+    terms = []
+    for _ in range(2):
+        clock.advance(days=31)
+        assert await app.state.renewal_scheduler.run_once() == {"due": 1}
+        invoice = (await renewal_invoices(app, product))[-1]
+        terms.append((invoice.lines[0].period_start, invoice.lines[0].period_end))
+        await run(app, lambda s: _pay(app, s, invoice.id))
+    assert terms == [(D(2023, 2, 28), D(2023, 3, 31)), (D(2023, 3, 31), D(2023, 4, 30))]
+    assert (await sub_of(app, product)).term_end == D(2023, 4, 30)
+
 async def _pay(app, session, invoice_id):
     [invoice] = await app.state.invoices.payable(session, (await session.get(Invoice, invoice_id)).organization_id,
                                                  [invoice_id])

@@ -85,6 +85,31 @@ def test_bil_05_months_are_added_calendar_wise_clamped_to_the_month_end():
     assert period_between(D(2023, 12, 1), D(2024, 3, 2)) is None
 
 
+
+def test_bil_05_monthly_terms_from_the_31st_do_not_drift_to_the_28th():
+    """The anchor day (the first term's start) keeps each term on it, clamped
+    to short months: 31 Jan, 28 Feb, 31 Mar, 30 Apr, 31 May…"""
+    terms, ends = Terms("monthly", D(2023, 1, 31), D(2023, 2, 28), anchor_day=31), []
+    for _ in range(5):
+        start, end = terms.next_term()
+        terms = apply_paid_term(terms, start, end)
+        ends.append(terms.term_end)
+    assert ends == [D(2023, 3, 31), D(2023, 4, 30), D(2023, 5, 31), D(2023, 6, 30), D(2023, 7, 31)]
+    assert period_between(D(2023, 2, 28), D(2023, 3, 31), 31) == "monthly"
+    # without an anchor (rows from before it was kept) the term's own end day goes on
+    assert Terms("monthly", D(2023, 1, 31), D(2023, 2, 28)).next_term() == (D(2023, 2, 28), D(2023, 3, 28))
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=st.dates(D(2000, 1, 1), D(2090, 12, 31)), period=st.sampled_from(PERIODS),
+       renewals=st.integers(1, 30))
+def test_bil_05_after_n_renewals_the_term_ends_n_periods_from_the_start(start, period, renewals):
+    months = {"monthly": 1, "quarterly": 3, "yearly": 12}[period]
+    terms = Terms(period, start, add_months(start, months), anchor_day=start.day)
+    for _ in range(renewals):
+        terms = apply_paid_term(terms, *terms.next_term())
+    assert terms.term_end == add_months(start, months * (renewals + 1), start.day)
+
 def test_bil_04_renewal_invoice_due_days_before_the_term_end():
     terms = Terms("yearly", D(2023, 1, 1), D(2024, 1, 1))
     assert not renewal_due(terms, D(2023, 12, 17), 14)

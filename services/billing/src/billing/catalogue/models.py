@@ -76,6 +76,8 @@ class Subscription(Base, table=True):
     next_period: str | None = Field(default=None, max_length=20)
     term_start: dt.date
     term_end: dt.date = Field(index=True)
+    # The day of month the first term started: terms end on it, clamped to short months (periods.add_months).
+    anchor_day: int | None = Field(default=None)
     auto_renew: bool = Field(default=False)
     renewal_warranty: bool = Field(default=False)
     created_at: dt.datetime = Field(sa_type=UtcDateTime())

@@ -8,8 +8,10 @@ period). So going from yearly to monthly in the middle of a paid year bills
 nothing of that year again and needs no refund; going from monthly to yearly
 bills the year from the end of the paid month.
 
-Months are added calendar-wise from the term's anchor day, clamped to the
-month's last day (31 January + 1 month = 28/29 February).
+Months are added calendar-wise from the subscription's anchor day (the day
+of month its first term started), clamped to the month's last day: a monthly
+term from 31 January ends on 28/29 February, the next one on 31 March, not
+on the 28th (the anchor keeps the terms from drifting to the shortest month).
 """
 from __future__ import annotations
 
@@ -39,11 +41,12 @@ def add_months(day: dt.date, months: int, anchor_day: int | None = None) -> dt.d
     return dt.date(year, month + 1, min(anchor_day or day.day, last))
 
 
-def period_between(start: dt.date, end: dt.date) -> str | None:
-    """The period a term [start, end) spans, or None if it is none of them
-    (an invoice line tells its term, not its period)."""
+def period_between(start: dt.date, end: dt.date, anchor_day: int | None = None) -> str | None:
+    """The period a term [start, end) spans from `anchor_day` (default:
+    `start`'s day), or None if it is none of them (an invoice line tells its
+    term, not its period)."""
     for period, months in MONTHS.items():
-        if add_months(start, months) == end:
+        if add_months(start, months, anchor_day) == end:
             return period
     return None
 
@@ -62,6 +65,7 @@ class Terms:
     term_start: dt.date
     term_end: dt.date
     next_period: str | None = None
+    anchor_day: int | None = None  # None: the day of term_end (subscriptions opened before the anchor was kept)
 
     @property
     def renewal_period(self) -> str:
@@ -70,7 +74,7 @@ class Terms:
 
     def next_term(self) -> tuple[dt.date, dt.date]:
         """The term the next renewal invoice covers: from the end of the paid one."""
-        return self.term_end, add_months(self.term_end, months_of(self.renewal_period))
+        return self.term_end, add_months(self.term_end, months_of(self.renewal_period), self.anchor_day)
 
 
 @dataclass(frozen=True)
@@ -99,11 +103,11 @@ def apply_paid_term(terms: Terms, start: dt.date, end: dt.date) -> Terms | None:
     re-delivered payment, or a line of another term), so nothing changes twice."""
     if start != terms.term_end or end <= start:
         return None
-    period = period_between(start, end)
+    period = period_between(start, end, terms.anchor_day)
     if period is None:
         return None
     waiting = None if terms.next_period == period else terms.next_period
-    return Terms(period=period, term_start=start, term_end=end, next_period=waiting)
+    return Terms(period=period, term_start=start, term_end=end, next_period=waiting, anchor_day=terms.anchor_day)
 
 
 def renewal_due(terms: Terms, today: dt.date, days_before: int) -> bool:

@@ -24,7 +24,8 @@ from .service import Catalogue, Price
 
 
 def terms_of(sub: Subscription) -> Terms:
-    return Terms(period=sub.period, term_start=sub.term_start, term_end=sub.term_end, next_period=sub.next_period)
+    return Terms(period=sub.period, term_start=sub.term_start, term_end=sub.term_end, next_period=sub.next_period,
+                 anchor_day=sub.anchor_day)
 
 
 @dataclass
@@ -70,7 +71,8 @@ class Subscriptions:
         values = dict(product_id=product_id, organization_id=organization_id, product_kind=kind, product_name=name,
                       offer_code=offer.code, status="active", quantity=quantity, period=period, next_period=None,
                       term_start=term_start, term_end=add_months(term_start, months_of(period)),
-                      auto_renew=auto_renew, renewal_warranty=False, created_at=now, updated_at=now)
+                      anchor_day=term_start.day, auto_renew=auto_renew, renewal_warranty=False, created_at=now,
+                      updated_at=now)
         return await self._insert(session, values)
 
     async def _insert(self, session: AsyncSession, values: dict) -> Subscription:
@@ -103,8 +105,8 @@ class Subscriptions:
         values = dict(product_id=event.product_id, organization_id=event.organization_id, product_kind=event.kind,
                       product_name=event.name, offer_code=offer.code if offer else None,
                       status="active" if offer else "not_billable", quantity=1, period=period, next_period=None,
-                      term_start=start, term_end=add_months(start, months_of(period)), auto_renew=False,
-                      renewal_warranty=False, created_at=now, updated_at=now)
+                      term_start=start, term_end=add_months(start, months_of(period)), anchor_day=start.day,
+                      auto_renew=False, renewal_warranty=False, created_at=now, updated_at=now)
         return await self._insert(session, values)
 
     async def _default_period(self, session: AsyncSession, offer_code: str) -> str:

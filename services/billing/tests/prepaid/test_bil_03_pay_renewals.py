@@ -72,3 +72,29 @@ async def test_bil_03_an_empty_selection_is_refused(world):
     org, owner = await world.organization()
     r = await pay(world, org, owner)
     assert r.status_code == 422 and r.json()["code"] == "validation_error"
+
+
+async def test_bil_04_a_cancelled_renewal_invoice_does_not_block_its_term(world):
+    """An operator cancels a renewal invoice (a wrong price, say): the
+    scheduler does not reissue it behind their back, but the term stays
+    renewable. Paying the renewal issues a new invoice, and the term is
+    extended once."""
+    org, owner = await world.organization()
+    product = await provision(world, org)
+    before = await term_end(world, product)
+    declined = await pay(world, org, owner, renewals=[product], token="tok_declined")  # issues the invoice
+    [first_id] = declined.json()["invoice_ids"]
+    async with world.app.state.runtime.db.transaction() as s:
+        await world.app.state.invoices.cancel(s, uuid.UUID(first_id), "wrong price")
+    world.clock.advance(days=400)  # well past the renewal date: still nothing issued by itself
+    assert await world.app.state.renewal_scheduler.run_once() == {}
+    r = await pay(world, org, owner, renewals=[product])
+    assert r.status_code == 201, r.text
+    [second_id] = r.json()["invoice_ids"]
+    assert second_id != first_id
+    async with world.app.state.runtime.db.transaction() as s:
+        first, second = await s.get(Invoice, uuid.UUID(first_id)), await s.get(Invoice, uuid.UUID(second_id))
+        assert (first.status, second.status) == ("cancelled", "paid")
+        assert second.lines[0].period_start == before  # the same term, invoiced anew
+    assert await term_end(world, product) > before
+    assert len(await world.events("SubscriptionRenewed")) == 1

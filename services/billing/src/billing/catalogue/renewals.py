@@ -50,6 +50,7 @@ class Renewals:
         """Wire the other parts in; paid renewal lines extend their terms."""
         self.invoices, self.prepaid = invoices, prepaid
         invoices.on_paid(self.on_invoice_paid)
+        invoices.on_cancelled(self.on_invoice_cancelled)
 
     async def issue(self, session: AsyncSession, sub: Subscription, currency: str) -> Any:
         """The invoice of the subscription's next term, at the catalogue's
@@ -141,6 +142,23 @@ class Renewals:
         row = await repo.claim(session, sub.product_id, sub.term_end)
         row.invoice_id = row.invoice_id or invoice.id
         return invoice
+
+    async def on_invoice_cancelled(self, session: AsyncSession, invoice: Any) -> None:
+        """Invoices' on_cancelled hook: a cancelled renewal invoice (a wrong
+        price, say) must not block its term for good. Its source_ref is set
+        aside, so the next `issue` makes a new invoice at today's price, and
+        the claim forgets it: the renewals list offers the term again and
+        paying it (`invoice_renewal_now`) issues the new invoice. The
+        scheduler does not reissue by itself: an operator's cancellation is
+        not undone behind their back."""
+        ref = invoice.source_ref or ""
+        if not ref.startswith("renewal:"):
+            return
+        _, product, term_end = ref.split(":", 2)
+        invoice.source_ref = f"{ref}:cancelled:{invoice.id}"
+        claim = await repo.claim(session, uuid.UUID(product), dt.date.fromisoformat(term_end))
+        if claim is not None and claim.invoice_id == invoice.id:
+            claim.invoice_id, claim.outcome = None, "cancelled"
 
     async def on_invoice_paid(self, session: AsyncSession, invoice: Any) -> None:
         """Invoices' on_paid hook: each paid line that continues a

@@ -59,11 +59,17 @@ class Invoices:
     settings: Settings
     access: OrgAccessStore
     hooks: list[PaidHook] = field(default_factory=list)
+    cancel_hooks: list[PaidHook] = field(default_factory=list)
 
     def on_paid(self, hook: PaidHook) -> None:
         """`hook(session, invoice)` runs in the paying transaction (e.g. a
         subscription's term is extended when its renewal invoice is paid)."""
         self.hooks.append(hook)
+
+    def on_cancelled(self, hook: PaidHook) -> None:
+        """`hook(session, invoice)` runs in the cancelling transaction (e.g. a
+        renewal's term can be invoiced again)."""
+        self.cancel_hooks.append(hook)
 
     async def account_for(self, session: AsyncSession, organization_id: uuid.UUID,
                           account_id: uuid.UUID) -> BillingAccount:
@@ -188,6 +194,8 @@ class Invoices:
             raise InvoiceNotFound()
         self._ensure_open(invoice)
         invoice.status = "cancelled"
+        for hook in self.cancel_hooks:
+            await hook(session, invoice)
         await self.outbox.record(session, InvoiceCancelled(
             organization_id=invoice.organization_id, invoice_id=invoice.id, number=invoice.number,
             total_minor=invoice.total_minor, currency=invoice.currency, reason=reason[:200]))

@@ -7,6 +7,9 @@ Test card tokens:
   tok_declined               declined (do_not_honor)
   tok_insufficient_funds     insufficient funds
   tok_3ds                    3-D Secure: pending until the challenge is completed or failed
+  tok_provider_down          the PSP does not answer and charges nothing (ProviderUnavailable)
+  tok_answer_lost            the PSP charges, but its answer is lost on the way (ProviderUnavailable);
+                             the same reference again gets the recorded success, as from a real PSP
   anything else              declined (invalid_card_token)
 
 Webhooks: header `Local-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
@@ -20,7 +23,8 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 
-from .provider import ChargeResult, ChargeStatus, PayoutResult, WebhookEvent, WebhookRejected
+from .provider import (ChargeResult, ChargeStatus, PayoutResult, ProviderUnavailable, WebhookEvent,
+                       WebhookRejected)
 
 SIGNATURE_HEADER = "local-signature"
 REMEMBERED_CHARGES = 10_000
@@ -48,14 +52,23 @@ class LocalCardProvider:
     async def charge(self, *, amount_minor: int, currency: str, token: str, reference: str) -> ChargeResult:
         if reference in self._by_reference:
             return self._by_reference[reference]
+        if token == "tok_provider_down":
+            raise ProviderUnavailable()
+        if token == "tok_answer_lost":
+            self._remember(reference, ChargeResult(status=ChargeStatus.SUCCEEDED,
+                                                   provider_payment_id=f"lch_{uuid.uuid4().hex}"))
+            raise ProviderUnavailable()
         status, reason = _OUTCOMES.get(token, (ChargeStatus.DECLINED, "invalid_card_token"))
         payment_id = f"lch_{uuid.uuid4().hex}" if status != ChargeStatus.DECLINED or token in _OUTCOMES else None
         url = f"{self.challenge_url}/{payment_id}" if status == ChargeStatus.REQUIRES_ACTION else None
         result = ChargeResult(status=status, provider_payment_id=payment_id, decline_reason=reason, action_url=url)
+        self._remember(reference, result)
+        return result
+
+    def _remember(self, reference: str, result: ChargeResult) -> None:
         self._by_reference[reference] = result
         if len(self._by_reference) > REMEMBERED_CHARGES:  # a long-running process stays small: oldest first out
             del self._by_reference[next(iter(self._by_reference))]
-        return result
 
     async def refund(self, *, provider_payment_id: str, amount_minor: int, currency: str,
                      reference: str) -> PayoutResult:

@@ -13,6 +13,7 @@ from manager_shared.runtime import current_principal
 from ..db import get_session
 from ..prepaid.api import IDEMPOTENCY, allowed
 from .models import PaymentAttempt
+from .provider import PROVIDER_UNAVAILABLE
 from .schemas import PaymentIn, PaymentRead
 from .selection import payment_view
 
@@ -26,7 +27,8 @@ class PaymentNotFound(NotFound):
 
 @router.post("", response_model=PaymentRead, status_code=201,
              responses={202: {"description": "3-D Secure: complete it at action_url; nothing is paid until then"},
-                        402: {"description": "The card was declined: nothing was paid, the balance is untouched"}})
+                        402: {"description": "The card was declined: nothing was paid, the balance is untouched"},
+                        **PROVIDER_UNAVAILABLE})
 async def pay(organization_id: uuid.UUID, body: PaymentIn, request: Request,
               who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function"),
               _key: str | None = IDEMPOTENCY):

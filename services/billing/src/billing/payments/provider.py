@@ -5,7 +5,8 @@ with a class like `payments.local_card.LocalCardProvider`: its `charge`,
 `refund` and `payout` call the PSP's API (passing `reference` as the PSP's
 idempotency key, so a retried request never charges twice) and map the
 PSP's answer to the results below; `verify_webhook` checks the PSP's
-signature scheme and maps its event to a `WebhookEvent`."""
+signature scheme and maps its event to a `WebhookEvent`. A timeout, a 5xx or
+a network error of the PSP raises `ProviderUnavailable`, never anything else."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -46,6 +47,27 @@ class WebhookEvent:
     kind: str  # charge.succeeded, charge.failed, refund.succeeded, refund.failed, payout.paid, payout.failed
     provider_ref: str  # the payment, refund or payout it is about
     reason: str | None = None
+
+
+class ProviderUnavailable(DomainError):
+    """The PSP did not answer (timeout, its 5xx, the network): whether it
+    acted is unknown. The request's unit of work rolls back and its
+    Idempotency-Key is released, not answered: the same request again runs
+    with the same PSP reference, and the PSP's own record of the first try
+    (charged or not) decides, so nothing is charged or paid out twice."""
+
+    code, status = "payment_provider_unavailable", 503
+    message = "The payment provider did not answer: nothing was recorded. Send the same request again."
+    retryable = True  # prepaid.idempotency releases the key instead of storing this answer
+
+    def __init__(self, message: str | None = None, **details) -> None:
+        super().__init__(message, **details)
+        self.headers["Retry-After"] = "5"
+
+
+# The OpenAPI entry of every route that calls the provider.
+PROVIDER_UNAVAILABLE = {503: {"description": "The payment provider did not answer: nothing was recorded and the "
+                                             "Idempotency-Key is free; send the same request again (Retry-After)"}}
 
 
 class WebhookRejected(DomainError):

@@ -11,6 +11,7 @@ from manager_shared.auth import Principal
 from manager_shared.runtime import current_principal
 
 from ..db import get_session
+from ..payments.provider import PROVIDER_UNAVAILABLE
 from . import repository as repo
 from .errors import TopUpNotFound, WithdrawalNotFound
 from .schemas import BalanceRead, EntriesPage, EntryRead, TopUpIn, TopUpRead, WithdrawalIn, WithdrawalRead
@@ -50,7 +51,8 @@ async def entries(organization_id: uuid.UUID, request: Request, limit: int = Que
 
 @router.post("/top-ups", response_model=TopUpRead, status_code=201,
              responses={202: {"description": "3-D Secure: complete it at action_url"},
-                        402: {"description": "The card was declined or lacks funds; nothing was credited"}})
+                        402: {"description": "The card was declined or lacks funds; nothing was credited"},
+                        **PROVIDER_UNAVAILABLE})
 async def top_up(organization_id: uuid.UUID, body: TopUpIn, request: Request,
                  who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function"),
                  _key: str | None = IDEMPOTENCY):
@@ -76,17 +78,17 @@ async def top_up_status(organization_id: uuid.UUID, top_up_id: uuid.UUID, reques
     return top_up_view(row)
 
 
-@router.post("/withdrawals", response_model=WithdrawalRead, status_code=202)
+@router.post("/withdrawals", response_model=WithdrawalRead, status_code=202, responses=PROVIDER_UNAVAILABLE)
 async def withdraw(organization_id: uuid.UUID, body: WithdrawalIn, request: Request,
                    who: Principal = Depends(current_principal), session: AsyncSession = Depends(get_session, scope="function"),
                    _key: str | None = IDEMPOTENCY):
     """Withdraw (part of) the balance (BIL-10): debited at once, paid out to
     the cards it came from or to an IBAN, pending until the provider confirms."""
-    async def work(_reference: str) -> tuple[int, dict]:
+    async def work(reference: str) -> tuple[int, dict]:
         await allowed(request, session, organization_id, who)
         row, parts = await request.app.state.withdrawals.request(
             session, organization_id, who.account_id, amount_minor=body.amount_minor, currency=body.currency,
-            destination=body.destination, iban=body.iban, account_holder=body.account_holder)
+            destination=body.destination, iban=body.iban, account_holder=body.account_holder, reference=reference)
         return 202, withdrawal_view(row, parts)
 
     return await request.app.state.idempotency.run(request, session, who.account_id, organization_id,

@@ -9,7 +9,8 @@ running → 409 request_in_progress; finished → its stored response again
 idempotency_key_reused. The response is stored in the work's own
 transaction: the money moved and the stored answer commit together. A
 business error's answer is stored too (same request, same answer); an
-unexpected failure releases the claim. A claim whose process died is taken
+unexpected failure, or an error that asks for a retry (a PSP that did not
+answer), releases the claim. A claim whose process died is taken
 over once its lease has passed. Rows are purged after `keep_hours`."""
 from __future__ import annotations
 
@@ -78,9 +79,13 @@ class IdempotentRequests:
         try:
             status, payload = await work(claimed.reference)
         except DomainError as error:
-            # Nothing of the work stays (X-02); then the same answer is kept for the key.
+            # Nothing of the work stays (X-02); then the same answer is kept for the key,
+            # unless it says "try again" (a PSP that did not answer): then the key is free again.
             await session.rollback()
-            await self.finish_apart(claimed, error.status, error_body(error.code, error.message, **error.details))
+            if getattr(error, "retryable", False):
+                await self.release(claimed)
+            else:
+                await self.finish_apart(claimed, error.status, error_body(error.code, error.message, **error.details))
             raise
         except BaseException:
             await session.rollback()

@@ -94,9 +94,10 @@ class TopUps:
     async def _refund_late(self, session: AsyncSession, top_up: TopUp) -> None:
         """Confirmed after the organization was deleted: back to the card (payments.late_charge)."""
         await refund_to_card(self.provider, provider_payment_id=top_up.provider_payment_id,
-                             amount_minor=top_up.amount_minor, currency=top_up.currency, reference=f"top_up:{top_up.id}")
-        top_up.status, top_up.failure_reason, top_up.completed_at = "refunded", "organization_deleted", \
-            self.clock.now()
+                             amount_minor=top_up.amount_minor, currency=top_up.currency,
+                             reference=f"top_up:{top_up.id}")
+        top_up.status, top_up.failure_reason = "refunded", "organization_deleted"
+        top_up.completed_at = self.clock.now()
 
     async def _fail(self, session: AsyncSession, top_up: TopUp, reason: str, *, status: str = "failed") -> None:
         top_up.status, top_up.failure_reason, top_up.completed_at = status, reason, self.clock.now()

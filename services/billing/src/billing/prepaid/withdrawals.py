@@ -57,7 +57,9 @@ class Withdrawals:
 
     async def request(self, session: AsyncSession, organization_id: uuid.UUID, requested_by: uuid.UUID, *,
                       amount_minor: int, currency: str, destination: str, iban: str | None = None,
-                      account_holder: str | None = None) -> tuple[Withdrawal, list[WithdrawalPart]]:
+                      account_holder: str | None = None, reference: str) -> tuple[Withdrawal, list[WithdrawalPart]]:
+        """`reference`: stable across retries of the request (its Idempotency-Key): the PSP's
+        references derive from it, so a retry after a lost answer never pays out twice."""
         if amount_minor <= 0:
             raise AmountNotPositive()
         _, held_currency = await ledger.balance(session, organization_id)
@@ -77,31 +79,31 @@ class Withdrawals:
         await self.prepaid.debit(session, organization_id, amount_minor, currency, kind="withdrawal",
                                  cause=f"withdrawal to {destination}", reference=f"withdrawal:{withdrawal.id}")
         if destination == "iban":
-            parts = [await self._payout(session, withdrawal)]
+            parts = [await self._payout(session, withdrawal, f"withdrawal:{reference}:iban")]
         else:
             top_ups = await repo.refundable_top_ups(session, organization_id, currency)
-            parts = [await self._refund(session, withdrawal, top_up, amount)
+            parts = [await self._refund(session, withdrawal, top_up, amount, f"withdrawal:{reference}:{top_up.id}")
                      for top_up, amount in allocate(top_ups, amount_minor)]
         BUSINESS_EVENTS.labels("billing", "prepaid_withdrawal", "requested").inc()
         return withdrawal, parts
 
-    async def _refund(self, session: AsyncSession, withdrawal: Withdrawal, top_up: TopUp,
-                      amount_minor: int) -> WithdrawalPart:
+    async def _refund(self, session: AsyncSession, withdrawal: Withdrawal, top_up: TopUp, amount_minor: int,
+                      reference: str) -> WithdrawalPart:
         part = WithdrawalPart(withdrawal_id=withdrawal.id, top_up_id=top_up.id, amount_minor=amount_minor,
                               status="pending")
         top_up.refunded_minor += amount_minor
         result = await self.provider.refund(provider_payment_id=top_up.provider_payment_id or "",
                                             amount_minor=amount_minor, currency=withdrawal.currency,
-                                            reference=str(part.id))
+                                            reference=reference)
         part.provider_ref = result.provider_ref
         session.add(part)
         return part
 
-    async def _payout(self, session: AsyncSession, withdrawal: Withdrawal) -> WithdrawalPart:
+    async def _payout(self, session: AsyncSession, withdrawal: Withdrawal, reference: str) -> WithdrawalPart:
         part = WithdrawalPart(withdrawal_id=withdrawal.id, amount_minor=withdrawal.amount_minor, status="pending")
         result = await self.provider.payout(iban=withdrawal.iban or "", account_holder=withdrawal.account_holder or "",
                                             amount_minor=withdrawal.amount_minor, currency=withdrawal.currency,
-                                            reference=str(part.id))
+                                            reference=reference)
         part.provider_ref = result.provider_ref
         session.add(part)
         return part

@@ -169,3 +169,24 @@ async def test_org_14_one_payment_publishes_one_standing(world):
     assert r.status_code == 201, r.text
     published = (await world.events("BillingStandingChanged"))[before:]
     assert [(e.unpaid_invoices, e.prepaid_balance_minor) for e in published] == [(0, 50_000 - bill.total_minor)]
+
+
+async def test_org_14_money_held_for_3_d_secure_still_counts_in_the_standing(world):
+    """A payment waiting for 3-D Secure holds the prepaid part: the balance
+    shown drops, but the standing still counts that money. If the invoice is
+    cancelled meanwhile, the organization cannot be deleted until the hold is
+    given back (its release would otherwise land on a closed account)."""
+    org, owner = await world.organization()
+    await world.top_up(org, owner, 2_000)
+    bill = await invoice(world, org, 9_000)
+    r = await pay(world, org, owner, [bill], token="tok_3ds")
+    assert r.status_code == 202 and await world.balance(org, owner) == 0
+    async with world.app.state.runtime.db.transaction() as s:
+        await world.app.state.invoices.cancel(s, bill.id, "issued by mistake")
+    last = (await world.events("BillingStandingChanged"))[-1]
+    assert (last.unpaid_invoices, last.prepaid_balance_minor) == (0, 2_000)
+    world.clock.advance(minutes=31)
+    assert await world.app.state.payment_sweeper.sweep_once() == 1
+    assert await world.balance(org, owner) == 2_000
+    last = (await world.events("BillingStandingChanged"))[-1]
+    assert (last.unpaid_invoices, last.prepaid_balance_minor) == (0, 2_000)

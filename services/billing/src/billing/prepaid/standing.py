@@ -36,6 +36,7 @@ async def standing_changed(session: AsyncSession, outbox: Outbox, organization_i
 async def publish_standing(session: AsyncSession, outbox: Outbox, organization_id: uuid.UUID) -> None:
     """Recompute the standing now; record BillingStandingChanged if it
     differs from the last one published (versions grow by one per change)."""
+    await session.flush()  # pending ORM rows (a payment attempt holding money) count; Core statements don't autoflush
     # The common case in one statement: the row exists and the standing changed.
     changed = (await session.execute(_changed_update(), {"org": organization_id})).first()
     if changed is not None:
@@ -70,15 +71,22 @@ async def _standing_now(session: AsyncSession, organization_id: uuid.UUID):
     return (await session.execute(_standing_query(), {"organization_id": organization_id})).first()
 
 
-def _facts(org: sa.BindParameter) -> tuple[sa.ScalarSelect, ...]:
+def _facts(org: sa.BindParameter) -> tuple[sa.ColumnElement, ...]:
     """Today's facts as scalar subqueries: open invoices, prepaid balance and
-    its currency, the billing account's currency."""
+    its currency, the billing account's currency. The balance counts what a
+    payment waiting for 3-D Secure holds: that money is still the
+    organization's until the payment completes, and an organization holding
+    it must not be deleted (its release would land on a closed account)."""
     from ..invoices.models import Invoice  # part I's; late: it imports billing.models
+    from ..payments.models import PaymentAttempt
 
     account = ledger.ACCOUNT
+    held = sa.select(sa.func.coalesce(sa.func.sum(PaymentAttempt.prepaid_minor), 0)).where(
+        PaymentAttempt.organization_id == org, PaymentAttempt.status == "pending").scalar_subquery()
+    balance = sa.select(account.c.balance_minor + held).where(account.c.organization_id == org).scalar_subquery()
     return (sa.select(sa.func.count()).select_from(Invoice).where(
                 Invoice.organization_id == org, Invoice.kind == "invoice", Invoice.status == "open").scalar_subquery(),
-            sa.select(account.c.balance_minor).where(account.c.organization_id == org).scalar_subquery(),
+            balance,
             sa.select(account.c.currency).where(account.c.organization_id == org).scalar_subquery(),
             sa.select(BillingAccount.currency).where(BillingAccount.organization_id == org).scalar_subquery())
 

@@ -169,10 +169,44 @@ async def test_bil_02_an_unexpected_failure_frees_the_key_and_moves_nothing(db, 
             await keys.run(request("k"), s, CALLER, ORG, BODY, work)
         # only the earlier request's row: the failed work's write was rolled back
         assert (await s.execute(sa.select(sa.func.count()).select_from(BillingAccount))).scalar_one() == 1
-    assert await key_rows(db) == [("other", "done", 201)]  # only the failed request's claim went
+    # the failed request's claim is released (kept, for close_unfinished), not answered
+    assert sorted(await key_rows(db)) == [("k", "released", None), ("other", "done", 201)]
     retry = Work()
     assert (await send(db, keys, "k", retry)).status_code == 201  # at once: the claim was released
     assert len(retry.references) == 1 and await moved(db) == 2
+    assert sorted(await key_rows(db)) == [("k", "done", 201), ("other", "done", 201)]
+
+
+async def test_bil_02_unfinished_keys_not_retried_are_closed_once_with_409(db, keys, clock):
+    """close_unfinished: released keys and dead claims whose last attempt
+    began more than `idle_for` ago are answered for good (409
+    request_abandoned) and returned; answered keys, recent ones and a claim
+    whose lease runs are not."""
+    await send(db, keys, "answered", Work())
+    with pytest.raises(RuntimeError):
+        await send(db, keys, "released", Work(RuntimeError("the database went away")))
+    scope, print_ = f"{CALLER}:{ORG}", fingerprint("POST", "/v1/top-ups", BODY)
+    dead = await keys.claim(scope, "dead", print_)
+    idle = timedelta(minutes=15)
+
+    async def close() -> list[str]:
+        async with db.transaction() as s:
+            return sorted(c.key for c in await keys.close_unfinished(s, idle))
+    clock.advance(minutes=15)  # the last attempts began exactly 15 minutes ago: not yet
+    assert await close() == []
+    clock.advance(seconds=1)
+    later = await keys.claim(scope, "recent", print_)  # began just now, its lease runs
+    assert await close() == ["dead", "released"]
+    assert await close() == []
+    assert sorted(await key_rows(db)) == [("answered", "done", 201), ("dead", "done", 409),
+                                          ("recent", "in_progress", None), ("released", "done", 409)]
+    replay = await send(db, keys, "released", Work())
+    assert (replay.status_code, json.loads(replay.body)["code"]) == (409, "request_abandoned")
+    assert dead.reference != later.reference
+    # the dead claimer coming back cannot answer over the closing
+    with pytest.raises(RequestInProgress):
+        async with db.transaction() as s:
+            await keys.finish(s, dead, 201, {})
 
 
 async def test_bil_02_a_running_claim_answers_409_until_its_lease_has_passed(db, keys, clock):
@@ -204,3 +238,38 @@ async def test_bil_02_a_claim_taken_over_twice_is_taken_once(db, keys, clock):
     assert taken.lease_until == clock.now() + timedelta(seconds=60)
     with pytest.raises(RequestInProgress):  # the first taker's lease runs now
         await keys.claim(scope, "k", print_)
+
+
+async def test_bil_02_an_error_that_asks_for_a_retry_frees_the_key_instead_of_answering(db, keys):
+    """A PSP that did not answer (a retryable DomainError): nothing stays,
+    the key is not answered with the 503, and the same request runs again."""
+    from billing.payments.provider import ProviderUnavailable
+
+    with pytest.raises(ProviderUnavailable):
+        await send(db, keys, "k", Work(ProviderUnavailable()))
+    assert await key_rows(db) == [("k", "released", None)] and await moved(db) == 0
+    retry = Work()
+    assert (await send(db, keys, "k", retry)).status_code == 201
+    assert await key_rows(db) == [("k", "done", 201)] and await moved(db) == 1
+
+
+@pytest.mark.parametrize("vanishing, claimed", [(2, True), (3, False)])
+async def test_bil_02_a_key_seen_taken_but_gone_when_read_is_claimed_again_three_times(db, keys, monkeypatch,
+                                                                                       vanishing, claimed):
+    """Between the INSERT that found the key taken and the read of that row,
+    the row may go (purged): claim again, at most three times in all."""
+    from billing.prepaid import idempotency as module
+
+    real, attempts = module.insert_if_absent, []
+
+    async def taken_then_gone(conn, table, values):
+        attempts.append(values["key"])
+        return False if len(attempts) <= vanishing else await real(conn, table, values)
+    monkeypatch.setattr(module, "insert_if_absent", taken_then_gone)
+    print_ = fingerprint("POST", "/v1/top-ups", BODY)
+    if claimed:
+        assert (await keys.claim("s", "k", print_)).key == "k"
+    else:
+        with pytest.raises(RequestInProgress):
+            await keys.claim("s", "k", print_)
+    assert len(attempts) == 3

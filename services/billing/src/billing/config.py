@@ -21,6 +21,10 @@ class Settings(ServiceSettings):
     # the first response); a claim whose request died is free after the lease.
     idempotency_keep_hours: float = 24.0
     idempotency_lease_seconds: float = 60.0
+    # A key whose request never answered and was not retried for this long is
+    # closed for good and its card charge voided (payments.abandoned); well
+    # above the lease, so a client's own retries come first.
+    abandoned_request_minutes: float = 15.0
     # The PSP adapter ("local": the built-in test-mode provider) and its
     # webhook secret (HMAC-SHA256; empty: a random one per process, enough
     # for the local provider, which signs its own webhooks).

@@ -59,7 +59,8 @@ async def local_challenge(payment_id: str, body: Outcome, request: Request,
     """Local provider only: the cardholder completes (or fails) the 3-D Secure
     challenge of `payment_id`; the provider then sends its signed webhook."""
     provider = local_provider(request)
-    kind = "charge.succeeded" if body.outcome == "succeeded" else "charge.failed"
+    succeeded = body.outcome == "succeeded" and not provider.voided(payment_id)  # a voided payment cannot complete
+    kind = "charge.succeeded" if succeeded else "charge.failed"
     headers, raw = provider.webhook(kind, payment_id, request.app.state.webhooks.clock.now())
     return WebhookAnswer(status=await request.app.state.webhooks.receive(session, headers, raw))
 

@@ -48,6 +48,7 @@ class LocalCardProvider:
         self.secret, self.tolerance_seconds, self.challenge_url = secret.encode(), tolerance_seconds, challenge_url
         # like a PSP's idempotency keys: the same reference gets the same answer, no second charge
         self._by_reference: dict[str, ChargeResult] = {}
+        self._voided: set[str] = set()
 
     async def charge(self, *, amount_minor: int, currency: str, token: str, reference: str) -> ChargeResult:
         if reference in self._by_reference:
@@ -64,6 +65,17 @@ class LocalCardProvider:
         result = ChargeResult(status=status, provider_payment_id=payment_id, decline_reason=reason, action_url=url)
         self._remember(reference, result)
         return result
+
+    async def void(self, *, reference: str) -> bool:
+        earlier = self._by_reference.get(reference)
+        self._remember(reference, ChargeResult(status=ChargeStatus.DECLINED, provider_payment_id=None,
+                                               decline_reason="voided"))
+        if earlier is not None and earlier.provider_payment_id is not None:
+            self._voided.add(earlier.provider_payment_id)  # a 3-D Secure challenge completed later fails
+        return earlier is not None and earlier.status in (ChargeStatus.SUCCEEDED, ChargeStatus.REQUIRES_ACTION)
+
+    def voided(self, provider_payment_id: str) -> bool:
+        return provider_payment_id in self._voided
 
     def _remember(self, reference: str, result: ChargeResult) -> None:
         self._by_reference[reference] = result

@@ -88,5 +88,10 @@ class PaymentProvider(Protocol):
                      reference: str) -> PayoutResult:
         """Pay an amount out to a bank account."""
 
+    async def void(self, *, reference: str) -> bool:
+        """Undo whatever was charged under `reference` (cancel it, or refund
+        it in full) and refuse that reference from now on; True if there was
+        a charge. For requests abandoned after the charge (payments.abandoned)."""
+
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, now: datetime) -> WebhookEvent:
         """The webhook's event if its signature and time are right; WebhookRejected otherwise."""

@@ -55,6 +55,12 @@ class RequestInProgress(Conflict):
     code, message = "request_in_progress", "A request with this Idempotency-Key is in progress."
 
 
+class RequestAbandoned(Conflict):
+    code = "request_abandoned"
+    message = ("This request did not complete and nobody retried it in time; anything it charged was given back. "
+               "Send a new request with a new Idempotency-Key.")
+
+
 class TopUpNotFound(NotFound):
     code, message = "top_up_not_found", "Top-up not found."
 

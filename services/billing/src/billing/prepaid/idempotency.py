@@ -11,7 +11,9 @@ transaction: the money moved and the stored answer commit together. A
 business error's answer is stored too (same request, same answer); an
 unexpected failure, or an error that asks for a retry (a PSP that did not
 answer), releases the claim. A claim whose process died is taken
-over once its lease has passed. Rows are purged after `keep_hours`."""
+over once its lease has passed. A key left unfinished and not retried is
+closed by `close_unfinished` (payments.abandoned undoes its card charge).
+Rows are purged after `keep_hours`."""
 from __future__ import annotations
 
 import hashlib
@@ -30,7 +32,7 @@ from manager_shared.clock import Clock
 from manager_shared.db import Database, insert_if_absent
 from manager_shared.errors import DomainError, error_body
 
-from .errors import IdempotencyKeyRequired, IdempotencyKeyReused, RequestInProgress
+from .errors import IdempotencyKeyRequired, IdempotencyKeyReused, RequestAbandoned, RequestInProgress
 from .models import IdempotencyKey
 
 TABLE = IdempotencyKey.__table__
@@ -116,12 +118,12 @@ class IdempotentRequests:
         if row.status == "done":
             return JSONResponse(json.loads(row.response_body), status_code=row.response_status,
                                 headers={"Idempotent-Replayed": "true"})
-        if row.lease_until > now:
+        if row.status == "in_progress" and row.lease_until > now:
             raise RequestInProgress()
-        # The claimer died: take it over, unless another retry just did.
+        # Released after a failure, or the claimer died: take it over, unless another retry just did.
         taken = await s.execute(sa.update(TABLE).where(
-            TABLE.c.scope == claim.scope, TABLE.c.key == claim.key, TABLE.c.status == "in_progress",
-            TABLE.c.lease_until == row.lease_until).values(lease_until=claim.lease_until))
+            TABLE.c.scope == claim.scope, TABLE.c.key == claim.key, TABLE.c.status == row.status,
+            TABLE.c.lease_until == row.lease_until).values(status="in_progress", lease_until=claim.lease_until))
         if taken.rowcount != 1:
             raise RequestInProgress()
         return claim
@@ -141,6 +143,34 @@ class IdempotentRequests:
             await self.finish(s, claim, status, body)
 
     async def release(self, claim: Claim) -> None:
+        """The request failed before it could answer: the key is free for a
+        retry. The row stays, `released`, so that `close_unfinished` finds it
+        if nobody retries (its work may have charged a card meanwhile)."""
         async with self.db.transaction() as s:
-            await s.execute(sa.delete(TABLE).where(TABLE.c.scope == claim.scope, TABLE.c.key == claim.key,
-                                                   TABLE.c.lease_until == claim.lease_until))
+            await s.execute(sa.update(TABLE).where(
+                TABLE.c.scope == claim.scope, TABLE.c.key == claim.key, TABLE.c.status == "in_progress",
+                TABLE.c.lease_until == claim.lease_until).values(status="released"))
+
+    async def close_unfinished(self, session: AsyncSession, idle_for: timedelta, limit: int = 100) -> list[Claim]:
+        """Keys whose request never answered (released after a failure, or
+        its process died) and that nobody has tried for `idle_for`: answered
+        for good (409 request_abandoned), so no retry can run their work
+        again. Returned, so that what the work may have started outside (a
+        card charge under the claim's reference) is undone in this same
+        transaction. Safe with several replicas (rows skipped while locked)."""
+        now = self.clock.now()
+        query = sa.select(TABLE.c.scope, TABLE.c.key, TABLE.c.status, TABLE.c.lease_until).where(
+            # lease_until is when the last attempt began plus the lease
+            TABLE.c.status != "done", TABLE.c.lease_until < now - idle_for + self.lease).limit(limit)
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        closed = []
+        for row in (await session.execute(query)).all():
+            done = await session.execute(sa.update(TABLE).where(
+                TABLE.c.scope == row.scope, TABLE.c.key == row.key, TABLE.c.status == row.status,
+                TABLE.c.lease_until == row.lease_until).values(
+                status="done", response_status=RequestAbandoned.status,
+                response_body=json.dumps(error_body(RequestAbandoned.code, RequestAbandoned.message))))
+            if done.rowcount == 1:
+                closed.append(Claim(row.scope, row.key, row.lease_until))
+        return closed

@@ -15,6 +15,7 @@ from manager_shared.runtime import ServiceRuntime
 
 from ..config import Settings
 from ..payments import api as payments_api, pay_api
+from ..payments.abandoned import AbandonedRequests
 from ..payments.local_card import LocalCardProvider
 from ..payments.models import WebhookReceipt
 from ..payments.selection import Payments
@@ -58,7 +59,9 @@ def install(app, runtime: ServiceRuntime, settings: Settings, clock: Clock) -> P
     app.state.payments = payments
     app.state.webhooks = webhooks
     app.state.idempotency = IdempotentRequests(runtime.db, clock, lease_seconds=settings.idempotency_lease_seconds)
-    app.state.payment_sweeps = [top_ups.expire, payments.expire]
+    abandoned = AbandonedRequests(app.state.idempotency, provider,
+                                  timedelta(minutes=settings.abandoned_request_minutes))
+    app.state.payment_sweeps = [top_ups.expire, payments.expire, abandoned.sweep]
     app.include_router(api.router)
     app.include_router(payments_api.router)
     app.include_router(pay_api.router)

@@ -123,3 +123,32 @@ async def test_bil_02_answered_keys_and_running_requests_are_left_alone(world, m
     if code == "done":
         world.clock.advance(hours=2)
     assert await world.app.state.payment_sweeper.sweep_once() == 0 and voids == []
+
+
+async def test_bil_10_a_payout_started_by_an_abandoned_withdrawal_is_voided(world, monkeypatch):
+    """The PSP accepted the payout, then the withdrawal's unit of work failed:
+    the balance was not debited, so the payout must not settle. Closing the
+    key voids it, and the provider then reports it failed."""
+    voids = record_voids(world, monkeypatch)
+    org, owner = await world.organization()
+    await world.top_up(org, owner, 3_000)
+    provider, payouts = world.app.state.webhooks.provider, []
+    real = provider.payout
+
+    async def payout_then_the_database_goes(**kw):
+        payouts.append((await real(**kw)).provider_ref)
+        raise DatabaseWentAway()
+    with monkeypatch.context() as m:
+        m.setattr(provider, "payout", payout_then_the_database_goes)
+        r = world.withdraw(org, owner, 3_000, key="gone", destination="iban", iban="CH93 0076 2011 6238 5295 7",
+                           account_holder="Muster AG")
+        assert await failing(r) == 500
+    assert await world.balance(org, owner) == 3_000
+    world.clock.advance(minutes=16)
+    assert not provider.voided(payouts[0])
+    assert await world.app.state.payment_sweeper.sweep_once() == 1 and [v for _, v in voids] == [True]
+    assert provider.voided(payouts[0])  # the provider will report it failed: the money never leaves
+    settled = await world.c.post(f"/v1/payments/local/settlements/{payouts[0]}", json={"outcome": "succeeded"},
+                                 headers=world.h(owner, None, scope="billing"))
+    assert settled.status_code == 200, settled.text
+    assert await world.balance(org, owner) == 3_000

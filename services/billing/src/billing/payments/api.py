@@ -74,6 +74,7 @@ async def local_settlement(provider_ref: str, body: Outcome, request: Request,
         raise OperatorScopeRequired()
     provider = local_provider(request)
     subject = "payout" if provider_ref.startswith("lpo_") else "refund"
-    outcome = ("paid" if subject == "payout" else "succeeded") if body.outcome == "succeeded" else "failed"
+    succeeded = body.outcome == "succeeded" and not provider.voided(provider_ref)  # a voided transfer fails
+    outcome = ("paid" if subject == "payout" else "succeeded") if succeeded else "failed"
     headers, raw = provider.webhook(f"{subject}.{outcome}", provider_ref, request.app.state.webhooks.clock.now())
     return WebhookAnswer(status=await request.app.state.webhooks.receive(session, headers, raw))

@@ -49,6 +49,7 @@ class LocalCardProvider:
         # like a PSP's idempotency keys: the same reference gets the same answer, no second charge
         self._by_reference: dict[str, ChargeResult] = {}
         self._voided: set[str] = set()
+        self._transfers: dict[str, str] = {}  # refund or payout: our reference -> the provider's
 
     async def charge(self, *, amount_minor: int, currency: str, token: str, reference: str) -> ChargeResult:
         if reference in self._by_reference:
@@ -72,7 +73,10 @@ class LocalCardProvider:
                                                decline_reason="voided"))
         if earlier is not None and earlier.provider_payment_id is not None:
             self._voided.add(earlier.provider_payment_id)  # a 3-D Secure challenge completed later fails
-        return earlier is not None and earlier.status in (ChargeStatus.SUCCEEDED, ChargeStatus.REQUIRES_ACTION)
+        transfers = [ref for key, ref in self._transfers.items() if key.startswith(f"{reference}/")]
+        self._voided.update(transfers)  # refunds and payouts the request started: cancelled before they settle
+        charged = earlier is not None and earlier.status in (ChargeStatus.SUCCEEDED, ChargeStatus.REQUIRES_ACTION)
+        return charged or bool(transfers)
 
     def voided(self, provider_payment_id: str) -> bool:
         return provider_payment_id in self._voided
@@ -84,11 +88,19 @@ class LocalCardProvider:
 
     async def refund(self, *, provider_payment_id: str, amount_minor: int, currency: str,
                      reference: str) -> PayoutResult:
-        return PayoutResult(provider_ref=f"lre_{uuid.uuid5(uuid.NAMESPACE_URL, reference).hex}")
+        return self._transfer("lre", reference)
 
     async def payout(self, *, iban: str, account_holder: str, amount_minor: int, currency: str,
                      reference: str) -> PayoutResult:
-        return PayoutResult(provider_ref=f"lpo_{uuid.uuid5(uuid.NAMESPACE_URL, reference).hex}")
+        return self._transfer("lpo", reference)
+
+    def _transfer(self, prefix: str, reference: str) -> PayoutResult:
+        """The same reference, the same transfer (the PSP's idempotency)."""
+        ref = f"{prefix}_{uuid.uuid5(uuid.NAMESPACE_URL, reference).hex}"
+        self._transfers[reference] = ref
+        if len(self._transfers) > REMEMBERED_CHARGES:
+            del self._transfers[next(iter(self._transfers))]
+        return PayoutResult(provider_ref=ref)
 
     # -- webhooks ---------------------------------------------------------
     def signature(self, body: bytes, timestamp: int) -> str:

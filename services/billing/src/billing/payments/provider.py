@@ -89,9 +89,13 @@ class PaymentProvider(Protocol):
         """Pay an amount out to a bank account."""
 
     async def void(self, *, reference: str) -> bool:
-        """Undo whatever was charged under `reference` (cancel it, or refund
-        it in full) and refuse that reference from now on; True if there was
-        a charge. For requests abandoned after the charge (payments.abandoned)."""
+        """Undo what a request started under `reference`: the charge made
+        with that reference (cancelled, or refunded in full), and every refund
+        or payout whose reference is `<reference>/<part>` (cancelled before it
+        settles); refuse that reference from now on. True if there was
+        anything. For requests abandoned after they reached the PSP
+        (payments.abandoned); an adapter finds the parts by the metadata it
+        tagged them with."""
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, now: datetime) -> WebhookEvent:
         """The webhook's event if its signature and time are right; WebhookRejected otherwise."""

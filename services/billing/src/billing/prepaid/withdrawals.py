@@ -58,8 +58,9 @@ class Withdrawals:
     async def request(self, session: AsyncSession, organization_id: uuid.UUID, requested_by: uuid.UUID, *,
                       amount_minor: int, currency: str, destination: str, iban: str | None = None,
                       account_holder: str | None = None, reference: str) -> tuple[Withdrawal, list[WithdrawalPart]]:
-        """`reference`: stable across retries of the request (its Idempotency-Key): the PSP's
-        references derive from it, so a retry after a lost answer never pays out twice."""
+        """`reference`: stable across retries of the request (its Idempotency-Key). The PSP's
+        references are `<reference>/<part>`: a retry after a lost answer never pays out twice,
+        and an abandoned request's payouts can be voided (PaymentProvider.void)."""
         if amount_minor <= 0:
             raise AmountNotPositive()
         _, held_currency = await ledger.balance(session, organization_id)
@@ -79,10 +80,10 @@ class Withdrawals:
         await self.prepaid.debit(session, organization_id, amount_minor, currency, kind="withdrawal",
                                  cause=f"withdrawal to {destination}", reference=f"withdrawal:{withdrawal.id}")
         if destination == "iban":
-            parts = [await self._payout(session, withdrawal, f"withdrawal:{reference}:iban")]
+            parts = [await self._payout(session, withdrawal, f"{reference}/iban")]
         else:
             top_ups = await repo.refundable_top_ups(session, organization_id, currency)
-            parts = [await self._refund(session, withdrawal, top_up, amount, f"withdrawal:{reference}:{top_up.id}")
+            parts = [await self._refund(session, withdrawal, top_up, amount, f"{reference}/{top_up.id}")
                      for top_up, amount in allocate(top_ups, amount_minor)]
         BUSINESS_EVENTS.labels("billing", "prepaid_withdrawal", "requested").inc()
         return withdrawal, parts

@@ -39,53 +39,27 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 # This file is bench/billing.py: keep its folder off the path so that
 # `billing` is the service package, not this script.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-import httpx  # noqa: E402
 
+from manager_shared.testing.bench import p95, serve_jwks  # noqa: E402
 from manager_shared.testing.fixtures import local_broker_settings  # noqa: E402
 from manager_shared.testing.kafka import TansuBroker  # noqa: E402
 from manager_shared.testing.platform import launch, stop, wait_ready  # noqa: E402
-from manager_shared.testing.ports import free_port  # noqa: E402
 from manager_shared.testing.tokens import TestTokens  # noqa: E402
 
 RESULTS = Path(__file__).with_name("results-billing.json")
 EXTRA = 20  # hot account: requests beyond what its balance covers
 UNIT_PRICE = 1_000  # one invoice line of CHF 10.00 (+ 8.1 % VAT = 10.81)
-
-
-def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[18] if len(values) >= 20 else max(values)
-
-
-def serve_jwks(tokens: TestTokens) -> tuple[ThreadingHTTPServer, str]:
-    body = json.dumps(tokens.jwks()).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
 
 
 # --- 1. prepaid debits through the API --------------------------------------------------------------------------

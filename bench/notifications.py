@@ -35,6 +35,8 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+from manager_shared.testing.bench import p95
+
 RESULTS = Path(__file__).with_name("results-notifications.json")
 # The Message-ID is the delivery key, sha256 of (event, recipient, channel).
 _MESSAGE_ID = re.compile(rb"(?im)^Message-ID:\s*<([0-9a-f]{64})@")
@@ -66,10 +68,6 @@ def smtp_sink(port: int, out: str) -> None:
 
 
 # --- the run ----------------------------------------------------------------
-
-def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[18] if len(values) >= 20 else max(values)
-
 
 def _metric(base: str, name: str, **labels: str) -> float:
     import httpx

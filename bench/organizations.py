@@ -24,11 +24,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 # This file is bench/organizations.py: keep its folder off the path so that
@@ -37,37 +35,14 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import httpx  # noqa: E402
 
+from manager_shared.testing.bench import p95, serve_jwks
 from manager_shared.testing.fixtures import local_broker_settings
 from manager_shared.testing.kafka import TansuBroker
 from manager_shared.testing.platform import launch, stop, wait_ready
-from manager_shared.testing.ports import free_port
 from manager_shared.testing.tokens import TestTokens
 
 RESULTS = Path(__file__).with_name("results-organizations.json")
 ACTIONS = ("use", "manage", "technical", "statistics")
-
-
-def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[18] if len(values) >= 20 else max(values)
-
-
-def serve_jwks(tokens: TestTokens) -> tuple[ThreadingHTTPServer, str]:
-    body = json.dumps(tokens.jwks()).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
 
 
 async def populate(settings, tokens: TestTokens, members: int = 20, products: int = 30) -> list[tuple[str, str]]:

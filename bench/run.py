@@ -31,16 +31,13 @@ from pathlib import Path
 import httpx
 from argon2 import PasswordHasher, Type
 
+from manager_shared.testing.bench import p95
 from manager_shared.testing.fixtures import local_broker_settings
 from manager_shared.testing.kafka import TansuBroker
 from manager_shared.testing.platform import launch, stop, wait_ready
 
 RESULTS = Path(__file__).with_name("results.json")
 PASSWORD = "Alpenrose-Matterhorn-42"
-
-
-def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[18] if len(values) >= 20 else max(values)
 
 
 def raw_argon2_rate(n: int, workers: int, memory_kib: int = 19456, time_cost: int = 2) -> float:

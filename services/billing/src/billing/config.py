@@ -46,6 +46,9 @@ class Settings(ServiceSettings):
     seller_vat_number: str = "CHE-123.456.788 MWST"
     seller_qr_iban_chf: str = "CH4431999123000889012"
     seller_iban_eur: str = "CH9300762011623852957"
+    # The EUR account's BIC, printed in the EPC QR code of EUR invoices: optional
+    # inside the EEA, needed by some banking apps for an account outside it (CH).
+    seller_bic_eur: str = ""
     invoice_payment_days: int = 30
     # TrueType fonts embedded in invoice PDFs (DejaVuSans.ttf and
     # DejaVuSans-Bold.ttf; Debian: fonts-dejavu-core); without them the PDFs

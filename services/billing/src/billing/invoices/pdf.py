@@ -13,7 +13,7 @@ from fpdf import FPDF
 
 from ..config import Settings
 from ..money import format_amount
-from . import qrbill as slip
+from . import epc, qrbill as slip
 from .pdf_fonts import Producer, add_shared_font
 from .labels import labels, locale_of
 from .totals import Totals, stated
@@ -246,15 +246,25 @@ def _payment_part(pdf: _Pdf, doc: Document, settings: Settings, words: dict, loc
     page; EUR: the transfer details with the ISO 11649 reference."""
     total = doc.totals().total_minor
     if doc.currency != "CHF":
+        if pdf.get_y() > 297 - 80:  # the details and the 40 mm code stay together
+            pdf.add_page()
         pdf.ln(6)
         pdf.set_font(pdf.family, "B", 10)
         pdf.cell(0, 6, pdf.txt(words["payment_part"]), new_x="LMARGIN", new_y="NEXT")
         pdf.set_font(pdf.family, "", 9)
+        top = pdf.get_y()
         for label, value in ((words["account"], settings.seller_name), (words["iban"], settings.seller_iban_eur),
                              (words["reference"], doc.payment_reference or ""),
                              (words["amount"], _money(total, doc, locale))):
             pdf.cell(45, 5, pdf.txt(label))
             pdf.cell(0, 5, pdf.txt(value), new_x="LMARGIN", new_y="NEXT")
+        code = epc.epc_qr(settings, amount_minor=total, reference=doc.payment_reference,
+                          text=f"{words['invoice']} {doc.number}")
+        if code is not None:  # beside the details: 40 mm, the scan hint under it
+            pdf.image(epc.image(code), x=150, y=top, w=40, h=40)
+            pdf.set_xy(140, top + 41)
+            pdf.set_font(pdf.family, "", 7)
+            pdf.multi_cell(60, 3, pdf.txt(words["scan_to_pay"]), align="C")
         return
     debtor = slip.debtor_of(doc.buyer.name, doc.buyer.street, doc.buyer.postal_code, doc.buyer.city,
                             doc.buyer.country)

@@ -266,3 +266,21 @@ async def test_bil_04_the_background_loop_renews_and_stops_with_the_service(make
             await asyncio.sleep(0.05)
         task = scheduler._task
     assert task.done() and scheduler._task is None
+
+
+async def test_x_06_renewal_claims_of_finished_terms_are_purged_the_current_one_kept(app, new_org, provision, clock):
+    """Retention: a claim is kept while its term is the subscription's
+    current one (it stops a second invoice for that term), and purged 90 days
+    after it was made once the subscription has moved on."""
+    org, owner = await new_org(app)
+    renewed, waiting = await provision(app, org, kind="hosting", name="a"), await provision(app, org, kind="hosting",
+                                                                                             name="b")
+    clock.advance(days=351)  # 2023-12-18: both renewals invoiced
+    assert await app.state.renewal_scheduler.run_once() == {"due": 2}
+    [first] = await renewal_invoices(app, renewed)
+    await run(app, lambda s: _pay(app, s, first.id))  # `renewed` moves on to its next term; `waiting` does not
+    purge = app.state.runtime.retention.purge
+    assert (await purge(now=clock.now() + dt.timedelta(days=89))).get("renewal_claim", 0) == 0
+    assert (await purge(now=clock.now() + dt.timedelta(days=91)))["renewal_claim"] == 1
+    claims = await run(app, lambda s: s.execute(sa.select(RenewalClaim.product_id)))
+    assert [row.product_id for row in claims] == [waiting]

@@ -93,5 +93,6 @@ class RenewalClaim(Base, table=True):
     product_id: uuid.UUID = Field(primary_key=True)
     term_end: dt.date = Field(primary_key=True)
     invoice_id: uuid.UUID | None = Field(default=None)
-    outcome: str = Field(max_length=30)  # issued | paid_from_prepaid | due | invoiced_on_request | cancelled (invoice_id then None)
+    # issued | paid_from_prepaid | due | invoiced_on_request | cancelled (invoice_id then None)
+    outcome: str = Field(max_length=30)
     created_at: dt.datetime = Field(sa_type=UtcDateTime())

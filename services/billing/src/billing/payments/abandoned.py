@@ -38,7 +38,8 @@ class AbandonedRequests:
         closed = await self.idempotency.close_unfinished(session, self.idle_for)
         for claim in closed:
             voided = await self.provider.void(reference=claim.reference)
-            BUSINESS_EVENTS.labels("billing", "abandoned_request", "charge_voided" if voided else "nothing_charged").inc()
+            outcome = "charge_voided" if voided else "nothing_charged"
+            BUSINESS_EVENTS.labels("billing", "abandoned_request", outcome).inc()
             if voided:  # no key, no reference in the log: the scope names the caller and organization
                 log.warning("abandoned request of %s: its card charge was voided", claim.scope)
         return len(closed)

@@ -54,28 +54,58 @@ def _is_free(port: int) -> bool:
 
 @pytest.fixture
 def manager_up(tmp_path):
-    """`./manager up` (python -m manager_shared.testing.platform) on free ports."""
-    first, kafka, smtp, mail = _free_run(len(SERVICES)), free_port(), free_port(), free_port()
-    ports = {DEFAULT_PORTS[name]: first + i for i, name in enumerate(SERVICES)} | {8025: mail}
-    log = open(tmp_path / "up.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "manager_shared.testing.platform", "--data-dir",
-                             str(tmp_path / "data"), "--kafka-port", str(kafka), "--smtp-port", str(smtp),
-                             "--mail-http-port", str(mail), "--first-port", str(first)],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    """`./manager up` (python -m manager_shared.testing.platform) on free ports.
+    Ports seen free can be taken by another process before the platform binds
+    them: then it exits, and it is started again on other ports (3 tries)."""
+    for attempt in range(3):
+        proc, ports, log_path = _start_platform(tmp_path / f"try-{attempt}")
+        outcome = _wait_until_up(proc, log_path)
+        if outcome == "up":
+            break
+        _stop(proc)
+        assert outcome == "port_taken" and attempt < 2, log_path.read_text()[-3000:]
     try:
-        deadline = time.monotonic() + 120
-        while "platform is up" not in (tmp_path / "up.log").read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "up.log").read_text()[-3000:]
-            time.sleep(0.2)
         yield ports
     finally:
-        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C, as the README says
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+        _stop(proc)
+
+
+def _start_platform(folder: Path) -> tuple[subprocess.Popen, dict[int, int], Path]:
+    folder.mkdir()
+    first, kafka, smtp, mail = _free_run(len(SERVICES)), free_port(), free_port(), free_port()
+    ports = {DEFAULT_PORTS[name]: first + i for i, name in enumerate(SERVICES)} | {8025: mail}
+    log_path = folder / "up.log"
+    with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen([sys.executable, "-m", "manager_shared.testing.platform", "--data-dir",
+                                 str(folder / "data"), "--kafka-port", str(kafka), "--smtp-port", str(smtp),
+                                 "--mail-http-port", str(mail), "--first-port", str(first)],
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return proc, ports, log_path
+
+
+def _wait_until_up(proc: subprocess.Popen, log_path: Path) -> str:
+    """'up', 'port_taken' (a port went to someone else meanwhile) or 'failed'."""
+    deadline = time.monotonic() + 120
+    while "platform is up" not in log_path.read_text():
+        text = log_path.read_text()
+        if "address already in use" in text:
+            return "port_taken"
+        if proc.poll() is not None or time.monotonic() > deadline:
+            return "failed"
+        time.sleep(0.2)
+    return "up"
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Ctrl-C, as the README says; killed if it does not stop within a minute."""
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(60)
+    except ProcessLookupError:  # already gone
+        proc.wait()
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def _on_ports(command: str, ports: dict[int, int]) -> str:

@@ -26,11 +26,14 @@ def clock() -> FrozenClock:
 @pytest.fixture
 def make_app(service_env):
     """`async with make_app(url, clock) as app`: billing with its lifespan run,
-    consumers off, the renewal loop off (tests run its passes themselves)."""
+    consumers off, the renewal loop off (tests run its passes themselves), and
+    the background purge off: it runs on the real date, years after this
+    clock's, and would delete what a test just made (tests purge themselves)."""
     @asynccontextmanager
     async def open_app(url: str, clock, **settings):
+        defaults = {"renewal_scan_interval_seconds": 0, "retention_interval_seconds": 0}
         app = create_app(Settings(database_url=url, consumers_enabled=False,
-                                  **{"renewal_scan_interval_seconds": 0, **service_env, **settings}), clock=clock)
+                                  **{**defaults, **service_env, **settings}), clock=clock)
         async with app.router.lifespan_context(app):
             yield app
     return open_app

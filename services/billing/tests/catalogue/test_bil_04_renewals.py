@@ -268,17 +268,10 @@ async def test_bil_04_the_background_loop_renews_and_stops_with_the_service(make
     assert task.done() and scheduler._task is None
 
 
-async def test_x_06_renewal_claims_of_finished_terms_are_purged_the_current_one_kept(make_app, database_url,
-                                                                                     new_org, provision, clock):
+async def test_x_06_renewal_claims_of_finished_terms_are_purged_the_current_one_kept(app, new_org, provision, clock):
     """Retention: a claim is kept while its term is the subscription's
     current one (it stops a second invoice for that term), and purged 90 days
-    after it was made once the subscription has moved on. (The background
-    purge is off here: it runs on the real date, years after this clock's.)"""
-    async with make_app(database_url, clock, retention_interval_seconds=0) as app:
-        await _claims_purged(app, new_org, provision, clock)
-
-
-async def _claims_purged(app, new_org, provision, clock):
+    after it was made once the subscription has moved on."""
     org, owner = await new_org(app)
     renewed, waiting = await provision(app, org, kind="hosting", name="a"), await provision(app, org, kind="hosting",
                                                                                              name="b")

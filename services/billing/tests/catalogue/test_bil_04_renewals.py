@@ -66,7 +66,7 @@ async def switch(app, org, owner, product, **body) -> dict:
 def test_bil_04_renewal_flow_is_wired_to_invoices_and_prepaid(app):
     renewals = app.state.renewals
     assert renewals.invoices is app.state.invoices and renewals.prepaid is app.state.prepaid
-    assert renewals.on_invoice_paid in app.state.invoices.hooks
+    assert renewals.on_invoice_paid in app.state.invoices.paid_hooks
 
 
 async def test_bil_05_seed_case_end_to_end(app, new_org, provision, recorded, clock):

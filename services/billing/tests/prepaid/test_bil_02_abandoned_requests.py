@@ -46,12 +46,19 @@ async def failing(request) -> int:
         return 500
 
 
-async def test_bil_02_a_top_up_charged_then_abandoned_is_voided_and_its_key_closed(world, monkeypatch):
+async def top_up_crashing_after_the_charge(world, monkeypatch, key: str):
+    """A new organization's top-up of 5,000 under `key`, charged and then
+    failed (500); returns the recorded voids, the organization and its owner."""
     voids = record_voids(world, monkeypatch)
     org, owner = await world.organization()
     with monkeypatch.context() as m:
         crash_after_the_charge(world, m)
-        assert await failing(world.top_up(org, owner, 5_000, key="lost")) == 500
+        assert await failing(world.top_up(org, owner, 5_000, key=key)) == 500
+    return voids, org, owner
+
+
+async def test_bil_02_a_top_up_charged_then_abandoned_is_voided_and_its_key_closed(world, monkeypatch):
+    voids, org, owner = await top_up_crashing_after_the_charge(world, monkeypatch, "lost")
     sweeper = world.app.state.payment_sweeper
     world.clock.advance(minutes=14)  # within the window a retry would still get the charge: nothing is closed
     assert await sweeper.sweep_once() == 0 and voids == []
@@ -70,11 +77,7 @@ async def test_bil_02_a_top_up_charged_then_abandoned_is_voided_and_its_key_clos
 
 
 async def test_bil_02_a_retry_within_the_window_gets_the_charge_once_and_nothing_is_voided(world, monkeypatch):
-    voids = record_voids(world, monkeypatch)
-    org, owner = await world.organization()
-    with monkeypatch.context() as m:
-        crash_after_the_charge(world, m)
-        assert await failing(world.top_up(org, owner, 5_000, key="retried")) == 500
+    voids, org, owner = await top_up_crashing_after_the_charge(world, monkeypatch, "retried")
     world.clock.advance(minutes=5)
     assert (await world.top_up(org, owner, 5_000, key="retried")).status_code == 201
     world.clock.advance(minutes=60)

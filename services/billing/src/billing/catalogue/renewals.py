@@ -36,6 +36,14 @@ def source_ref(product_id: uuid.UUID, term_end: dt.date) -> str:
     return f"renewal:{product_id}:{term_end.isoformat()}"
 
 
+def renewal_of(ref: str | None) -> tuple[uuid.UUID, dt.date] | None:
+    """(product id, term end) of a renewal invoice's source_ref; None for another invoice."""
+    if not (ref or "").startswith("renewal:"):
+        return None
+    _, product, term_end = ref.split(":", 2)
+    return uuid.UUID(product), dt.date.fromisoformat(term_end[:10])
+
+
 def invoice_total(invoice: Any) -> int:
     return int(invoice.total_minor)
 
@@ -151,12 +159,11 @@ class Renewals:
         paying it (`invoice_renewal_now`) issues the new invoice. The
         scheduler does not reissue by itself: an operator's cancellation is
         not undone behind their back."""
-        ref = invoice.source_ref or ""
-        if not ref.startswith("renewal:"):
+        renewal = renewal_of(invoice.source_ref)
+        if renewal is None:
             return
-        _, product, term_end = ref.split(":", 2)
-        invoice.source_ref = f"{ref}:cancelled:{invoice.id}"
-        claim = await repo.claim(session, uuid.UUID(product), dt.date.fromisoformat(term_end))
+        invoice.source_ref = f"{invoice.source_ref}:cancelled:{invoice.id}"
+        claim = await repo.claim(session, *renewal)
         if claim is not None and claim.invoice_id == invoice.id:
             claim.invoice_id, claim.outcome = None, "cancelled"
 

@@ -101,3 +101,17 @@ async def renewal_invoices(session: AsyncSession, subs: Sequence[Subscription]) 
                                   .where(RenewalClaim.product_id.in_(list(ends)),
                                          RenewalClaim.invoice_id.is_not(None)))).all()
     return {row.product_id: row.invoice_id for row in rows if ends[row.product_id] == row.term_end}
+
+
+CLAIMS_KEPT = dt.timedelta(days=90)
+
+
+def finished_claims(now: dt.datetime) -> sa.ColumnElement[bool]:
+    """Renewal claims no longer needed (retention, X-06): older than 90 days
+    and of a term that is over, because the subscription has moved on to a
+    later term or was closed. A claim of a subscription's current term stays,
+    however old it is: it keeps the scheduler from invoicing that term twice."""
+    claim, sub = RenewalClaim.__table__, Subscription.__table__
+    current = sa.exists().where(sub.c.product_id == claim.c.product_id, sub.c.term_end == claim.c.term_end,
+                                sub.c.status == "active")
+    return sa.and_(claim.c.created_at < now - CLAIMS_KEPT, sa.not_(current))

@@ -3,9 +3,7 @@ main.py, so billing's main.py and consumers.py stay thin."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from fastapi import FastAPI
 
 from manager_shared.clock import Clock
@@ -13,26 +11,12 @@ from manager_shared.events import ProductDeprovisioned, ProductProvisioned
 from manager_shared.runtime import ServiceRuntime
 
 from ..service import BillingService
-from . import api
-from .models import RenewalClaim, Subscription
+from . import api, repository
+from .models import RenewalClaim
 from .renewals import Renewals
 from .scheduler import RenewalScheduler
 from .service import Catalogue
 from .subscriptions import Subscriptions
-
-
-CLAIMS_KEPT = timedelta(days=90)
-
-
-def finished_claims(now: datetime) -> sa.ColumnElement[bool]:
-    """Renewal claims no longer needed (retention, X-06): older than 90 days
-    and of a term that is over, because the subscription has moved on to a
-    later term or was closed. A claim of a subscription's current term stays,
-    however old it is: it keeps the scheduler from invoicing that term twice."""
-    claim, sub = RenewalClaim.__table__, Subscription.__table__
-    current = sa.exists().where(sub.c.product_id == claim.c.product_id, sub.c.term_end == claim.c.term_end,
-                                sub.c.status == "active")
-    return sa.and_(claim.c.created_at < now - CLAIMS_KEPT, sa.not_(current))
 
 
 @dataclass
@@ -69,7 +53,7 @@ def install(runtime: ServiceRuntime, clock: Clock, billing: BillingService) -> C
     async def seed() -> None:
         await catalogue.seed(runtime.db)
 
-    runtime.retention.add(RenewalClaim.__table__, finished_claims, name="renewal_claim")
+    runtime.retention.add(RenewalClaim.__table__, repository.finished_claims, name="renewal_claim")
     runtime.on_startup(seed)
     runtime.on_started(scheduler.start)
     runtime.on_shutdown(scheduler.stop)

@@ -11,6 +11,7 @@ import segno
 from segno import helpers
 
 from ..config import Settings
+from . import qrmatrix
 
 MAX_NAME = 70  # the standard's limit for the beneficiary's name
 
@@ -29,11 +30,6 @@ def epc_qr(settings: Settings, *, amount_minor: int, reference: str | None, text
 
 
 def image(qr: segno.QRCode, box: int = 8):
-    """A 1-bit PIL image, `box` pixels a module, with the standard's quiet zone."""
-    from PIL import Image
-
-    rows = [[0 if dark else 1 for dark in row] for row in qr.matrix_iter(scale=1, border=4)]
-    side = len(rows)
-    picture = Image.new("1", (side, side))
-    picture.putdata([value for row in rows for value in row])
-    return picture.resize((side * box, side * box), Image.Resampling.NEAREST)
+    """A 1-bit PIL image, `box` pixels a module, with the standard's quiet zone (4 modules)."""
+    rows = ["".join("1" if dark else "0" for dark in row) for row in qr.matrix_iter(scale=1, border=4)]
+    return qrmatrix.one_bit_image(rows, box)

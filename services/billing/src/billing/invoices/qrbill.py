@@ -12,8 +12,6 @@ from ..config import Settings
 from ..money import to_decimal
 from . import qrmatrix
 
-_GREY = str.maketrans("10", "\x00\xff")  # dark module: black pixel
-
 # qrbill knows these languages; Spanish readers get the English slip
 _BILL_LANGUAGES = ("en", "de", "fr", "it")
 
@@ -52,15 +50,10 @@ def qr_png(qr: _qrbill.QRBill) -> bytes:
 
 
 def qr_image(qr: _qrbill.QRBill, box: int = 10):
-    """The same as a 1-bit PIL image, `box` pixels a module (1-bit: fpdf
-    stores it with CCITT G4, smaller and faster than greyscale Flate)."""
-    from PIL import Image, ImageDraw
+    """The same as a 1-bit PIL image, `box` pixels a module, with the Swiss cross."""
+    from PIL import ImageDraw
 
-    rows = qrmatrix.modules(qr.qr_data())
-    side = len(rows)
-    pixels = "".join(rows).translate(_GREY).encode("latin-1")
-    image = Image.frombytes("L", (side, side), pixels).convert("1", dither=Image.Dither.NONE)
-    image = image.resize((side * box, side * box), Image.Resampling.NEAREST)
+    image = qrmatrix.one_bit_image(qrmatrix.modules(qr.qr_data()), box)
     side = image.size[0]
     cross = int(side * 7 / 46)  # 7 mm in a 46 mm code
     x0 = (side - cross) // 2

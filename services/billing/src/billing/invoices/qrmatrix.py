@@ -18,6 +18,7 @@ from segno import consts, encoder
 _RUN = re.compile("0{5,}|1{5,}")
 _FINDER_LIKE = "1011101"
 _GAP = "    "  # between lines: no module, no run, no pattern crosses it
+_GREY = str.maketrans("10", "\x00\xff")  # dark module: black pixel
 _BITS = bytes.maketrans(b"\x00\x01", b"01")
 
 
@@ -112,6 +113,18 @@ def penalty(rows: list[int], columns: list[int], width: int) -> int:
     n3 = _n3(_GAP + lines)
     dark = sum(row.bit_count() for row in rows) / (width * width)
     return n1 + 3 * n2 + n3 + 10 * int(abs(dark * 100 - 50) / 5)
+
+
+def one_bit_image(rows: list[str], box: int):
+    """Rows of "1" (dark) and "0" as a 1-bit PIL image, `box` pixels a module
+    (1-bit: fpdf stores it with CCITT G4, smaller and faster than greyscale
+    Flate). The QR-bill's and the EPC code's images both come from here."""
+    from PIL import Image
+
+    side = len(rows)
+    pixels = "".join(rows).translate(_GREY).encode("latin-1")
+    image = Image.frombytes("L", (side, side), pixels).convert("1", dither=Image.Dither.NONE)
+    return image.resize((side * box, side * box), Image.Resampling.NEAREST)
 
 
 def modules(data: str) -> list[str]:

@@ -26,7 +26,7 @@ from .errors import (CurrencyNotSupported, InvalidInvoice, InvoiceAlreadyPaid, I
                      RefundTooLarge)
 from .models import Invoice, InvoiceLine, NumberCounter
 
-PaidHook = Callable[[AsyncSession, Invoice], Awaitable[None]]
+InvoiceHook = Callable[[AsyncSession, Invoice], Awaitable[None]]  # on_paid, on_cancelled
 MAX_LINES = 200
 
 
@@ -58,15 +58,15 @@ class Invoices:
     clock: Clock
     settings: Settings
     access: OrgAccessStore
-    hooks: list[PaidHook] = field(default_factory=list)
-    cancel_hooks: list[PaidHook] = field(default_factory=list)
+    paid_hooks: list[InvoiceHook] = field(default_factory=list)
+    cancel_hooks: list[InvoiceHook] = field(default_factory=list)
 
-    def on_paid(self, hook: PaidHook) -> None:
+    def on_paid(self, hook: InvoiceHook) -> None:
         """`hook(session, invoice)` runs in the paying transaction (e.g. a
         subscription's term is extended when its renewal invoice is paid)."""
-        self.hooks.append(hook)
+        self.paid_hooks.append(hook)
 
-    def on_cancelled(self, hook: PaidHook) -> None:
+    def on_cancelled(self, hook: InvoiceHook) -> None:
         """`hook(session, invoice)` runs in the cancelling transaction (e.g. a
         renewal's term can be invoiced again)."""
         self.cancel_hooks.append(hook)
@@ -183,7 +183,7 @@ class Invoices:
         await self.outbox.record(session, InvoicePaid(
             organization_id=invoice.organization_id, invoice_id=invoice.id, number=invoice.number,
             total_minor=invoice.total_minor, currency=invoice.currency, means=invoice.paid_means, paid_at=now))
-        for hook in self.hooks:
+        for hook in self.paid_hooks:
             await hook(session, invoice)
         await standing_changed(session, self.outbox, invoice.organization_id)
 

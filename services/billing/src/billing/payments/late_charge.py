@@ -8,19 +8,12 @@ from __future__ import annotations
 
 import uuid
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from manager_shared.metrics import BUSINESS_EVENTS
 
-from ..models import BillingAccount
+from ..repository import account_closed
 from .provider import PaymentProvider
-
-
-async def account_closed(session: AsyncSession, organization_id: uuid.UUID) -> bool:
-    closed = await session.execute(sa.select(BillingAccount.closed_at).where(
-        BillingAccount.organization_id == organization_id))
-    return closed.scalar_one_or_none() is not None
 
 
 async def refund_to_card(provider: PaymentProvider, *, provider_payment_id: str, amount_minor: int, currency: str,

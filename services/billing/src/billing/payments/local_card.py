@@ -38,6 +38,13 @@ _OUTCOMES = {
 }
 
 
+def _keep(memory: dict, key: str, value) -> None:
+    """Remember, as a PSP does; a long-running process stays small: oldest first out."""
+    memory[key] = value
+    if len(memory) > REMEMBERED_CHARGES:
+        del memory[next(iter(memory))]
+
+
 class LocalCardProvider:
     name = "local"
 
@@ -82,9 +89,7 @@ class LocalCardProvider:
         return provider_payment_id in self._voided
 
     def _remember(self, reference: str, result: ChargeResult) -> None:
-        self._by_reference[reference] = result
-        if len(self._by_reference) > REMEMBERED_CHARGES:  # a long-running process stays small: oldest first out
-            del self._by_reference[next(iter(self._by_reference))]
+        _keep(self._by_reference, reference, result)
 
     async def refund(self, *, provider_payment_id: str, amount_minor: int, currency: str,
                      reference: str) -> PayoutResult:
@@ -97,9 +102,7 @@ class LocalCardProvider:
     def _transfer(self, prefix: str, reference: str) -> PayoutResult:
         """The same reference, the same transfer (the PSP's idempotency)."""
         ref = f"{prefix}_{uuid.uuid5(uuid.NAMESPACE_URL, reference).hex}"
-        self._transfers[reference] = ref
-        if len(self._transfers) > REMEMBERED_CHARGES:
-            del self._transfers[next(iter(self._transfers))]
+        _keep(self._transfers, reference, ref)
         return PayoutResult(provider_ref=ref)
 
     # -- webhooks ---------------------------------------------------------

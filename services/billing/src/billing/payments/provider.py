@@ -58,7 +58,7 @@ class ProviderUnavailable(DomainError):
 
     code, status = "payment_provider_unavailable", 503
     message = "The payment provider did not answer: nothing was recorded. Send the same request again."
-    retryable = True  # prepaid.idempotency releases the key instead of storing this answer
+    retryable = True  # DomainError's flag: prepaid.idempotency releases the key instead of storing this answer
 
     def __init__(self, message: str | None = None, **details) -> None:
         super().__init__(message, **details)

@@ -84,7 +84,7 @@ class IdempotentRequests:
             # Nothing of the work stays (X-02); then the same answer is kept for the key,
             # unless it says "try again" (a PSP that did not answer): then the key is free again.
             await session.rollback()
-            if getattr(error, "retryable", False):
+            if error.retryable:
                 await self.release(claimed)
             else:
                 await self.finish_apart(claimed, error.status, error_body(error.code, error.message, **error.details))
@@ -98,7 +98,7 @@ class IdempotentRequests:
 
     async def claim(self, scope: str, key: str, print_: str) -> Claim | JSONResponse:
         """Commit a claim for (scope, key), or answer from the one there."""
-        for _ in range(3):  # the row seen taken may be released before it is read: claim again
+        for _ in range(3):  # the row seen taken may be purged before it is read: claim again
             now = self.clock.now()
             claim = Claim(scope, key, now + self.lease)
             async with self.db.autocommit() as conn:  # the common case, a new key: one round trip

@@ -12,7 +12,8 @@ from manager_shared.events import PaymentActionRequired, PaymentFailed, PrepaidT
 from manager_shared.metrics import BUSINESS_EVENTS
 from manager_shared.outbox import Outbox
 
-from ..payments.late_charge import account_closed, refund_to_card
+from ..payments.late_charge import refund_to_card
+from ..repository import account_closed
 from ..payments.provider import ChargeStatus, PaymentProvider
 from . import ledger, limits
 from . import repository as repo

@@ -18,7 +18,7 @@ class DomainError(Exception):
     status = 400
     message = "The request could not be completed."
     # True: not the request's answer (a dependency did not answer); the same request may succeed later,
-    # so whatever records answers (billing's idempotency keys) must not keep this one.
+    # so whatever records answers (idempotency keys, say) must not keep this one.
     retryable = False
 
     def __init__(self, message: str | None = None, *, code: str | None = None, status: int | None = None,
